@@ -1,0 +1,141 @@
+"""`python -m codegen [--check]`: regenerate src/taskapi/generated/, or report which files are stale."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from codegen.contract import Contract, ContractError, Parameter, load, snake_case
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "openapi.yaml"
+OUT = ROOT / "src" / "taskapi" / "generated"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MODELS_DOCSTRING = '"""Pydantic models of the spec\'s schemas and of each operation\'s parameters."""'
+HEADER = "# DO NOT EDIT. Generated from openapi.yaml by codegen/ (`make generate`); `make check` fails when stale.\n"
+
+
+def render(contract: Contract, spec_bytes: bytes) -> dict[str, bytes]:
+    """Every generated file, by name, as it should be on disk."""
+    with tempfile.TemporaryDirectory() as tmp:
+        models = _models(contract, Path(tmp))
+        server = _server(contract, Path(tmp))
+    runtime = HEADER + "\n" + (TEMPLATES / "runtime.py").read_text(encoding="utf-8")
+    init = HEADER + '"""Code generated from openapi.yaml: models, routes and the spec itself."""\n'
+    return {
+        "__init__.py": init.encode(),
+        "models.py": models.encode(),
+        "runtime.py": runtime.encode(),
+        "server.py": server.encode(),
+        "openapi.yaml": spec_bytes,
+    }
+
+
+def _models(contract: Contract, tmp: Path) -> str:
+    source = tmp / "openapi.models.yaml"
+    source.write_text(yaml.safe_dump(contract.models_document(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    target = tmp / "models.py"
+    # Options live in pyproject.toml [tool.datamodel-codegen]; it is read from the working directory.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "datamodel_code_generator",
+            "--input",
+            str(source),
+            "--output",
+            str(target),
+            "--custom-file-header",
+            HEADER.strip() + "\n" + MODELS_DOCSTRING,
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    return _ruff(target)
+
+
+def _server(contract: Contract, tmp: Path) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - renders Python source, not HTML
+    )
+    paths: dict[str, list[object]] = {}
+    for op in contract.operations:
+        paths.setdefault(op.path, []).append(op)
+    info = contract.document["info"]
+    text = env.get_template("server.py.jinja").render(
+        title=info["title"],
+        version=info["version"],
+        operations=contract.operations,
+        paths=list(paths.items()),
+        tags=contract.tags,
+        tag_class=lambda tag: "".join(part.capitalize() for part in snake_case(tag).split("_")) + "Handlers",
+        tag_arg=snake_case,
+        param_source=_param_source,
+    )
+    target = tmp / "server.py"
+    target.write_text(HEADER + "\n" + text, encoding="utf-8")
+    return _ruff(target)
+
+
+def _ruff(path: Path) -> str:
+    """Lint-fix and format a generated module with the project's ruff settings."""
+    for command in (["check", "--fix", "--quiet"], ["format", "--quiet"]):
+        config = ["--config", str(ROOT / "pyproject.toml")]
+        subprocess.run([sys.executable, "-m", "ruff", *command, *config, str(path)], cwd=ROOT, check=True)
+    return path.read_text(encoding="utf-8")
+
+
+def _param_source(param: Parameter) -> str:
+    if param.location == "path":
+        return f'request.path_params.get("{param.name}")'
+    if param.location == "query":
+        return f'request.query_params.get("{param.name}")'
+    return f'request.headers.get("{param.name}")'
+
+
+def _same(path: Path, data: bytes) -> bool:
+    return path.is_file() and path.read_bytes() == data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming every stale file")
+    args = parser.parse_args(argv)
+    try:
+        contract = load(SPEC)
+    except ContractError as exc:
+        print(f"codegen: {SPEC.name}: {exc}", file=sys.stderr)
+        return 2
+    wanted = render(contract, SPEC.read_bytes())
+    present = {p.name for p in OUT.iterdir() if p.is_file()} if OUT.is_dir() else set()
+    stale = sorted(name for name, data in wanted.items() if not _same(OUT / name, data))
+    extra = sorted(present - set(wanted))
+    if args.check:
+        for name in stale:
+            print(f"codegen: stale: {(OUT / name).relative_to(ROOT)} (run `make generate`)", file=sys.stderr)
+        for name in extra:
+            print(f"codegen: not generated: {(OUT / name).relative_to(ROOT)} (remove it)", file=sys.stderr)
+        return 1 if stale or extra else 0
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name in stale:
+        (OUT / name).write_bytes(wanted[name])
+        print(f"codegen: wrote {(OUT / name).relative_to(ROOT)}")
+    for name in extra:
+        (OUT / name).unlink()
+        print(f"codegen: removed {(OUT / name).relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

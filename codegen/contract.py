@@ -1,0 +1,350 @@
+"""Reads openapi.yaml into the few facts the generators need, and refuses what they cannot honour.
+
+Everything the server enforces must come from the spec. When the spec uses a JSON Schema keyword or a
+parameter style that the generated code would silently ignore, generation fails and names it, instead
+of producing a server that accepts more than the contract allows.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+# Keywords that the generated models (datamodel-code-generator + pydantic) enforce faithfully.
+SUPPORTED_KEYWORDS = frozenset(
+    {
+        "$ref",
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "enum",
+        "const",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minItems",
+        "maxItems",
+        "allOf",
+        "format",
+        "default",
+        "description",
+        "title",
+        "examples",
+        "example",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    }
+)
+# Keywords that the generated glue checks itself, on the top level of a request body only.
+BODY_ONLY_KEYWORDS = frozenset({"minProperties", "maxProperties"})
+
+PARAMETER_TYPES = frozenset({"integer", "number", "string", "boolean"})
+
+
+class ContractError(Exception):
+    """The spec asks for something the generators cannot enforce."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A path, query or header parameter of one operation."""
+
+    name: str
+    location: str
+    required: bool
+    json_type: str
+    schema: dict[str, Any]
+
+    @property
+    def python_name(self) -> str:
+        return snake_case(self.name)
+
+
+@dataclass(frozen=True)
+class Header:
+    """A response header declared on a success response."""
+
+    name: str
+    required: bool
+    json_type: str
+
+    @property
+    def python_name(self) -> str:
+        return snake_case(self.name)
+
+
+@dataclass(frozen=True)
+class SuccessResponse:
+    """A 2xx response: its status, body model (if any) and declared headers."""
+
+    status: int
+    body_model: str | None
+    media_type: str | None
+    headers: tuple[Header, ...]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the spec, as the glue generator sees it."""
+
+    operation_id: str
+    method: str
+    path: str
+    tag: str
+    summary: str
+    parameters: tuple[Parameter, ...]
+    body_model: str | None
+    body_min_properties: int | None
+    body_max_properties: int | None
+    responses: tuple[SuccessResponse, ...]
+    error_statuses: tuple[int, ...]
+
+    @property
+    def python_name(self) -> str:
+        return snake_case(self.operation_id)
+
+    @property
+    def class_prefix(self) -> str:
+        return self.operation_id[0].upper() + self.operation_id[1:]
+
+    @property
+    def params_model(self) -> str | None:
+        return f"{self.class_prefix}Params" if self.parameters else None
+
+
+@dataclass
+class Contract:
+    """The parsed spec plus the operations in document order."""
+
+    document: dict[str, Any]
+    operations: list[Operation] = field(default_factory=list)
+
+    @property
+    def tags(self) -> list[str]:
+        seen: list[str] = []
+        for op in self.operations:
+            if op.tag not in seen:
+                seen.append(op.tag)
+        return seen
+
+    def models_document(self) -> dict[str, Any]:
+        """The spec plus one object schema per operation's parameters, for the model generator."""
+        doc = copy.deepcopy(self.document)
+        schemas: dict[str, Any] = doc.setdefault("components", {}).setdefault("schemas", {})
+        for op in self.operations:
+            name = op.params_model
+            if name is None:
+                continue
+            if name in schemas:
+                raise ContractError(f"{op.operation_id}: components.schemas.{name} clashes with its parameter model")
+            schemas[name] = {
+                "type": "object",
+                "description": f"The parameters of {op.operation_id}.",
+                "additionalProperties": False,
+                "required": [p.name for p in op.parameters if p.required],
+                "properties": {p.name: p.schema for p in op.parameters},
+            }
+        return doc
+
+
+def snake_case(name: str) -> str:
+    """`createTask` -> `create_task`, `Location` -> `location`, `X-Request-ID` -> `x_request_id`."""
+    name = re.sub(r"[^0-9A-Za-z]+", "_", name)
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return name.strip("_").lower()
+
+
+def load(path: Path) -> Contract:
+    """Parse the spec and collect its operations, failing on anything the generators cannot enforce."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):
+        raise ContractError(f"{path}: expected an OpenAPI 3.1 document")
+    contract = Contract(document=document)
+    resolver = _Resolver(document)
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    nested = {ref.rsplit("/", 1)[1] for ref in _refs(schemas)}
+    seen_ids: set[str] = set()
+    for path_template, path_item in document.get("paths", {}).items():
+        shared = path_item.get("parameters", [])
+        for method in HTTP_METHODS:
+            raw = path_item.get(method)
+            if raw is None:
+                continue
+            op = _operation(path_template, method, raw, shared, resolver)
+            if op.operation_id in seen_ids:
+                raise ContractError(f"operationId {op.operation_id} is used twice")
+            seen_ids.add(op.operation_id)
+            contract.operations.append(op)
+    bodies = {op.body_model for op in contract.operations}
+    for name, schema in schemas.items():
+        _check_schema(schema, f"components.schemas.{name}", resolver, body_top=name in bodies and name not in nested)
+    return contract
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+class _Resolver:
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+
+    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            ref = node["$ref"]
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                raise ContractError(f"only local references are supported, not {ref!r}")
+            target: Any = self.document
+            for part in ref[2:].split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            node = target
+        return node
+
+    @staticmethod
+    def ref_name(node: dict[str, Any], where: str) -> str:
+        ref = node.get("$ref")
+        if not isinstance(ref, str) or not ref.startswith("#/components/schemas/"):
+            raise ContractError(f"{where}: bodies must be a $ref to components.schemas (keep shapes reusable)")
+        return ref.rsplit("/", 1)[1]
+
+
+def _check_schema(schema: Any, where: str, resolver: _Resolver, *, body_top: bool = False) -> None:
+    if isinstance(schema, bool):
+        return
+    if not isinstance(schema, dict):
+        raise ContractError(f"{where}: a schema must be an object")
+    allowed = SUPPORTED_KEYWORDS | (BODY_ONLY_KEYWORDS if body_top else frozenset())
+    unknown = sorted(set(schema) - allowed)
+    if unknown:
+        raise ContractError(
+            f"{where}: the generated server cannot enforce {', '.join(unknown)}; "
+            "express the rule with supported keywords or extend codegen/"
+        )
+    for key in ("properties",):
+        for name, sub in schema.get(key, {}).items():
+            _check_schema(sub, f"{where}.{key}.{name}", resolver)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _check_schema(schema[key], f"{where}.{key}", resolver)
+    for index, sub in enumerate(schema.get("allOf", [])):
+        _check_schema(sub, f"{where}.allOf[{index}]", resolver)
+
+
+def _operation(
+    path: str, method: str, raw: dict[str, Any], shared: list[dict[str, Any]], resolver: _Resolver
+) -> Operation:
+    operation_id = raw.get("operationId")
+    if not isinstance(operation_id, str) or not re.fullmatch(r"[a-z][A-Za-z0-9]*", operation_id):
+        raise ContractError(f"{method.upper()} {path}: needs a camelCase operationId")
+    where = operation_id
+    tags = raw.get("tags") or []
+    if len(tags) != 1:
+        raise ContractError(f"{where}: needs exactly one tag (handlers are grouped by tag)")
+
+    by_key: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in [*shared, *raw.get("parameters", [])]:
+        param = resolver.resolve(item)
+        by_key[(param["name"], param["in"])] = param
+    parameters = tuple(_parameter(p, where, resolver) for p in by_key.values())
+    names = [p.python_name for p in parameters]
+    if len(set(names)) != len(names):
+        raise ContractError(f"{where}: two parameters share the Python name in {names}")
+
+    body_model: str | None = None
+    min_props: int | None = None
+    max_props: int | None = None
+    if "requestBody" in raw:
+        body = resolver.resolve(raw["requestBody"])
+        content = body.get("content", {})
+        if set(content) != {"application/json"} or not body.get("required", False):
+            raise ContractError(f"{where}: request bodies must be required and application/json only")
+        schema_node = content["application/json"]["schema"]
+        body_model = resolver.ref_name(schema_node, f"{where}.requestBody")
+        target = resolver.resolve(schema_node)
+        _check_schema(target, f"{where}.requestBody", resolver, body_top=True)
+        min_props = target.get("minProperties")
+        max_props = target.get("maxProperties")
+
+    responses: list[SuccessResponse] = []
+    errors: list[int] = []
+    for status_text, response_node in raw.get("responses", {}).items():
+        status = int(status_text)
+        response = resolver.resolve(response_node)
+        if 200 <= status < 300:
+            responses.append(_success(status, response, where, resolver))
+        else:
+            errors.append(status)
+    if not responses:
+        raise ContractError(f"{where}: declares no 2xx response")
+    return Operation(
+        operation_id=operation_id,
+        method=method.upper(),
+        path=path,
+        tag=tags[0],
+        summary=str(raw.get("summary", operation_id)),
+        parameters=parameters,
+        body_model=body_model,
+        body_min_properties=min_props,
+        body_max_properties=max_props,
+        responses=tuple(responses),
+        error_statuses=tuple(errors),
+    )
+
+
+def _parameter(param: dict[str, Any], where: str, resolver: _Resolver) -> Parameter:
+    name, location = param["name"], param["in"]
+    if location not in ("path", "query", "header"):
+        raise ContractError(f"{where}: parameter {name} is in {location}; only path, query and header are supported")
+    if param.get("style") not in (None, "simple", "form") or param.get("explode") is False:
+        raise ContractError(f"{where}: parameter {name} uses a style the generated parser does not support")
+    schema = param.get("schema", {})
+    _check_schema(schema, f"{where}.parameters.{name}", resolver)
+    json_type = resolver.resolve(schema).get("type")
+    if json_type not in PARAMETER_TYPES:
+        raise ContractError(f"{where}: parameter {name} must be a scalar ({', '.join(sorted(PARAMETER_TYPES))})")
+    return Parameter(
+        name=name,
+        location=location,
+        required=bool(param.get("required", location == "path")),
+        json_type=str(json_type),
+        schema=schema,
+    )
+
+
+def _success(status: int, response: dict[str, Any], where: str, resolver: _Resolver) -> SuccessResponse:
+    content = response.get("content", {})
+    body_model: str | None = None
+    media_type: str | None = None
+    if content:
+        if len(content) != 1:
+            raise ContractError(f"{where}: a {status} response must have one media type")
+        media_type, media = next(iter(content.items()))
+        body_model = resolver.ref_name(media.get("schema", {}), f"{where}.responses.{status}")
+    headers: list[Header] = []
+    for name, header_node in response.get("headers", {}).items():
+        header = resolver.resolve(header_node)
+        json_type = resolver.resolve(header.get("schema", {})).get("type")
+        if json_type not in ("string", "integer"):
+            raise ContractError(f"{where}: response header {name} must be a string or an integer")
+        headers.append(Header(name=name, required=bool(header.get("required", False)), json_type=str(json_type)))
+    return SuccessResponse(status=status, body_model=body_model, media_type=media_type, headers=tuple(headers))

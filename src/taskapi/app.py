@@ -1,0 +1,58 @@
+"""`create_app(settings)`: wiring only. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from taskapi import contract
+from taskapi.errors import add_exception_handlers
+from taskapi.generated import server
+from taskapi.handlers.meta import MetaHandlers
+from taskapi.handlers.tasks import TaskHandlers
+from taskapi.settings import Settings
+from taskapi.storage import Database
+from taskapi.storage.migrate import head_revision
+
+logger = logging.getLogger("taskapi")
+
+
+class SchemaNotMigrated(RuntimeError):
+    """The database is not at the newest migration."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application: the spec's routes bound to handlers over one database."""
+    settings = settings or Settings()
+    db = Database(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    document = contract.spec_document()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        db.prepare()
+        current, head = await db.schema_revision(), head_revision()
+        if current != head:
+            await db.dispose()
+            raise SchemaNotMigrated(f"the database is at migration {current}, not {head}: run `taskapi migrate`")
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title=document["info"]["title"],
+        version=document["info"]["version"],
+        lifespan=lifespan,
+        # The spec and its documentation come from openapi.yaml (taskapi.contract), not from FastAPI.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
+    app.router.routes.extend(server.build_routes(tasks=TaskHandlers(db), meta=MetaHandlers()))
+    app.router.routes.extend(contract.documentation_routes())
+    add_exception_handlers(app)
+    return app

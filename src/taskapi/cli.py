@@ -1,0 +1,64 @@
+"""`taskapi serve|migrate|check-routes`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from taskapi.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `taskapi` command."""
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="taskapi", description="A contract-first Task Management API.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API with uvicorn")
+    serve.add_argument("--host", default=defaults.host, help="address to bind (TASKAPI_HOST)")
+    serve.add_argument("--port", type=int, default=defaults.port, help="port to bind (TASKAPI_PORT)")
+    serve.add_argument("--workers", type=int, default=defaults.workers, help="worker processes (TASKAPI_WORKERS)")
+
+    commands.add_parser("migrate", help="apply the database migrations (TASKAPI_DATABASE_URL)")
+    commands.add_parser("check-routes", help="fail when the app serves a route that openapi.yaml does not declare")
+
+    args = parser.parse_args(argv)
+    if args.command == "migrate":
+        from taskapi.storage.migrate import upgrade
+
+        upgrade(defaults.database_url)
+        return 0
+    if args.command == "check-routes":
+        return _check_routes(defaults)
+    return _serve(defaults, args.host, args.port, args.workers)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "taskapi.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _check_routes(settings: Settings) -> int:
+    from taskapi.app import create_app
+    from taskapi.contract import undeclared_routes
+
+    problems = undeclared_routes(create_app(settings).routes)
+    for problem in problems:
+        print(f"taskapi: served but not in openapi.yaml: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

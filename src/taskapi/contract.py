@@ -1,0 +1,90 @@
+"""The served contract: the spec as shipped in the package, its documentation pages, and the route check.
+
+FastAPI's own OpenAPI generation is switched off (`openapi_url=None`); these routes serve the
+hand-written document instead, and Swagger UI and ReDoc read it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import yaml
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+# Routes that serve the contract itself and its documentation; every other route must be an operation.
+DOCUMENTATION_ROUTES = frozenset({"/openapi.json", "/openapi.yaml", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+@cache
+def spec_bytes() -> bytes:
+    """openapi.yaml, byte for byte (codegen ships a copy in taskapi.generated)."""
+    return (files("taskapi.generated") / "openapi.yaml").read_bytes()
+
+
+@cache
+def spec_document() -> dict[str, Any]:
+    """openapi.yaml parsed; what GET /openapi.json serves."""
+    document = yaml.safe_load(spec_bytes())
+    if not isinstance(document, dict):
+        raise TypeError("openapi.yaml is not a mapping")
+    return document
+
+
+@cache
+def _spec_json() -> bytes:
+    return json.dumps(spec_document(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def documentation_routes() -> list[BaseRoute]:
+    """GET /openapi.json, /openapi.yaml, /docs (Swagger UI) and /redoc, all from openapi.yaml."""
+    title = str(spec_document()["info"]["title"])
+
+    async def openapi_json(_request: Request) -> Response:
+        return Response(_spec_json(), media_type="application/json")
+
+    async def openapi_yaml(_request: Request) -> Response:
+        return Response(spec_bytes(), media_type="application/yaml")
+
+    async def swagger_ui(_request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title=f"{title} - Swagger UI", oauth2_redirect_url="/docs/oauth2-redirect"
+        )
+
+    async def swagger_ui_redirect(_request: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def redoc(_request: Request) -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{title} - ReDoc")
+
+    return [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
+        Route("/docs", swagger_ui, methods=["GET"]),
+        Route("/docs/oauth2-redirect", swagger_ui_redirect, methods=["GET"]),
+        Route("/redoc", redoc, methods=["GET"]),
+    ]
+
+
+def undeclared_routes(routes: list[BaseRoute]) -> list[str]:
+    """Routes served by the app that are neither an operation of the spec nor documentation."""
+    declared: dict[str, set[str]] = {}
+    for path, item in spec_document()["paths"].items():
+        declared[path] = {method.upper() for method in item if method != "parameters"}
+    problems: list[str] = []
+    for route in routes:
+        if not isinstance(route, Route):
+            problems.append(f"{route!r} (not an HTTP route)")
+            continue
+        if route.path in DOCUMENTATION_ROUTES:
+            continue
+        methods = set(route.methods or ()) - {"HEAD"}
+        extra = sorted(methods - declared.get(route.path, set()))
+        if extra:
+            problems.append(f"{', '.join(extra)} {route.path}")
+    return problems

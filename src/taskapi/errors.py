@@ -1,0 +1,141 @@
+"""Errors and the one place that renders them as RFC 9457 problem+json.
+
+    Exception
+    ├── ApiError                    raised by handlers; carries its HTTP status
+    │   └── NotFound                404: the resource does not exist (for this caller)
+    ├── RequestValidationError      raised by the generated routes: 422 with `errors`
+    ├── starlette HTTPException     routing (404, 405 + Allow) and body decoding (400, 415)
+    └── anything else               500, logged with its traceback, never sent to the client
+
+`add_exception_handlers(app)` turns each of these into a problem document whose `status` equals the
+HTTP status; the shapes are the spec's `Problem` and `ValidationProblem` models.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from taskapi.generated import models
+
+logger = logging.getLogger("taskapi.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Characters RFC 3986 allows unescaped in a path: `instance` stays a valid URI reference.
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+# RFC 9110 names; Python's http module still has some older ones.
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+class ApiError(Exception):
+    """An error a handler raises on purpose; its `status` becomes the HTTP status."""
+
+    status: ClassVar[int] = 500
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+class NotFound(ApiError):
+    """The resource does not exist, or is not the caller's to see."""
+
+    status = 404
+
+
+def title_for(status: int) -> str:
+    """The standard reason phrase of a status code."""
+    return _TITLES.get(status) or HTTPStatus(status).phrase
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    violations: Sequence[models.Violation] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Render one problem document; the only place that builds error bodies."""
+    fields: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title_for(status),
+        "status": status,
+        "detail": detail,
+        "instance": quote(request.url.path, safe=_PATH_SAFE),
+    }
+    problem: models.Problem = (
+        models.ValidationProblem(**fields, errors=list(violations)) if violations else models.Problem(**fields)
+    )
+    return Response(
+        problem.model_dump_json(by_alias=True),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def violations_of(errors: Sequence[Any]) -> list[models.Violation]:
+    """Translate validation errors (`loc` = location + name or path) into the spec's `Violation`s."""
+    result: list[models.Violation] = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        location = str(loc[0]) if loc else "body"
+        message = str(error.get("msg", "Invalid value"))
+        if location == "body":
+            pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc[1:])
+            result.append(models.Violation(location=models.ViolationLocation.body, pointer=pointer, detail=message))
+        elif location in ("path", "query", "header") and len(loc) > 1:
+            result.append(
+                models.Violation(location=models.ViolationLocation(location), parameter=str(loc[1]), detail=message)
+            )
+        else:
+            result.append(models.Violation(location=models.ViolationLocation.body, pointer="", detail=message))
+    return result
+
+
+def _describe(violation: models.Violation) -> str:
+    where = violation.pointer if violation.location == models.ViolationLocation.body else violation.parameter
+    return f"{violation.location.value} {where or '(whole body)'}: {violation.detail}"
+
+
+async def render_error(request: Request, exc: Exception) -> Response:
+    """The problem document for any exception that reaches the app's exception handlers."""
+    if isinstance(exc, ApiError):
+        return problem_response(request, exc.status, exc.detail, headers=exc.headers)
+    if isinstance(exc, RequestValidationError):
+        violations = violations_of(exc.errors())
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        detail = f"The request is not valid: {_describe(violations[0])}{more}."
+        return problem_response(request, 422, detail, violations=violations)
+    if isinstance(exc, HTTPException):
+        return problem_response(request, exc.status_code, _http_detail(request, exc), headers=exc.headers)
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(request, 500, "The server failed to handle the request.")
+
+
+def _http_detail(request: Request, exc: HTTPException) -> str:
+    status = exc.status_code
+    if status == 404:
+        return f"Nothing is served at {request.url.path}."
+    if status == 405:
+        return f"{request.method} is not allowed on {request.url.path}; see the Allow header."
+    if exc.detail and exc.detail != title_for(status):
+        return str(exc.detail)
+    return title_for(status) + "."
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Send every error the app can raise through `render_error`."""
+    for exc_type in (ApiError, RequestValidationError, HTTPException, Exception):
+        app.add_exception_handler(exc_type, render_error)

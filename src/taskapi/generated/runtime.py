@@ -1,0 +1,203 @@
+# DO NOT EDIT. Generated from openapi.yaml by codegen/ (`make generate`); `make check` fails when stale.
+
+"""Request parsing and response rendering shared by the generated routes.
+
+Spec-independent: codegen copies it next to the spec-specific modules so that generated code imports
+nothing hand-written. Every rejection is raised as a framework exception that the application renders
+as problem+json: `RequestValidationError` for 422 (with `loc` = location + name or JSON path),
+`HTTPException` for 400 and 415.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NoReturn, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+_INTEGER = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_BOOLEANS = {"true": True, "false": False}
+# Integral JSON numbers larger than this stay floats (and fail integer validation) instead of
+# being expanded into enormous Python ints.
+_MAX_INTEGRAL_EXPONENT = 400
+
+
+@dataclass(frozen=True, slots=True)
+class OperationInfo:
+    """One operation of the spec and the handler method that implements it."""
+
+    operation_id: str
+    method: str
+    path: str
+    tag: str
+    handler: str
+
+
+class OperationRoute(Route):
+    """One path of the spec with its operations by method; other methods get 405 with `Allow`."""
+
+    def __init__(self, path: str, operations: Mapping[str, tuple[OperationInfo, Endpoint]]) -> None:
+        self.operations = dict(operations)
+
+        async def dispatch(request: Request) -> Response:
+            info, endpoint = self.operations["GET" if request.method == "HEAD" else request.method]
+            request.scope["operation_id"] = info.operation_id
+            return await endpoint(request)
+
+        super().__init__(path, dispatch, methods=sorted(self.operations), include_in_schema=False)
+
+
+def require_handlers(handlers: Mapping[str, object], operations: Iterable[OperationInfo]) -> None:
+    """Fail, naming each operation, when a handler object lacks the method for it."""
+    missing = [
+        f"{op.operation_id} ({op.method} {op.path}) needs {type(handlers[op.tag]).__name__}.{op.handler}()"
+        for op in operations
+        if not callable(getattr(handlers[op.tag], op.handler, None))
+    ]
+    if missing:
+        raise NotImplementedError("operations in the spec without a handler: " + "; ".join(missing))
+
+
+def _parse_float(text: str) -> float | int:
+    # JSON Schema counts 5.0 as an integer: hand whole numbers to the models as ints.
+    value = Decimal(text)
+    if value == value.to_integral_value() and value.adjusted() <= _MAX_INTEGRAL_EXPONENT:
+        return int(value)
+    return float(text)
+
+
+def _reject_constant(text: str) -> NoReturn:
+    raise ValueError(f"{text} is not a JSON value")
+
+
+async def read_json_body(request: Request) -> Any:
+    """The request's JSON body: 415 unless it is JSON, 400 unless it decodes, 422 when absent."""
+    raw = await request.body()
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        if not raw:
+            raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "A JSON body is required"}])
+        raise HTTPException(415, "The body must be application/json; the request has no Content-Type.")
+    media_type, _, params = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        raise HTTPException(415, f"The body must be application/json, not {media_type or 'an empty media type'}.")
+    charset = dict(_media_params(params)).get("charset", "utf-8")
+    if charset not in ("utf-8", "utf8"):
+        raise HTTPException(415, f"JSON bodies are UTF-8, not {charset}.")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_float=_parse_float, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise HTTPException(400, "The body is not valid UTF-8.") from None
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise HTTPException(400, f"The body is not valid JSON: {reason}.") from None
+
+
+def _media_params(params: str) -> Iterable[tuple[str, str]]:
+    for item in params.split(";"):
+        key, sep, value = item.partition("=")
+        if sep:
+            yield key.strip().lower(), value.strip().strip('"').lower()
+
+
+def validate_body(
+    model: type[ModelT], data: Any, *, min_properties: int | None = None, max_properties: int | None = None
+) -> ModelT:
+    """Validate a decoded JSON body against its generated model (and the object-size rules of the spec)."""
+    errors: list[dict[str, Any]] = []
+    if isinstance(data, dict):
+        if min_properties is not None and len(data) < min_properties:
+            errors.append(
+                {"type": "too_short", "loc": ("body",), "msg": f"The body needs at least {min_properties} properties"}
+            )
+        if max_properties is not None and len(data) > max_properties:
+            errors.append(
+                {"type": "too_long", "loc": ("body",), "msg": f"The body takes at most {max_properties} properties"}
+            )
+    try:
+        result = model.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(_prefixed(exc, lambda loc: ("body", *loc)))
+    if errors:
+        raise RequestValidationError(errors)
+    return result
+
+
+def parse_parameters(model: type[ModelT], raw: Iterable[tuple[str, str, str, str | None]]) -> ModelT:
+    """Parse text parameters per their JSON type, then validate them against the operation's model.
+
+    `raw` holds (name, location, JSON type, text or None when absent) for each declared parameter.
+    """
+    values: dict[str, Any] = {}
+    locations: dict[str, str] = {}
+    errors: list[dict[str, Any]] = []
+    for name, location, json_type, text in raw:
+        locations[name] = location
+        if text is None:
+            continue
+        value = _parse_text(json_type, text)
+        if value is _INVALID:
+            errors.append(
+                {"type": f"{json_type}_parsing", "loc": (location, name), "msg": f"Input should be a valid {json_type}"}
+            )
+        else:
+            values[name] = value
+    try:
+        result = model.model_validate(values)
+    except ValidationError as exc:
+        unparsed = {error["loc"][1] for error in errors}
+        located = _prefixed(exc, lambda loc: (locations[str(loc[0])], *loc))
+        errors.extend(error for error in located if error["loc"][1] not in unparsed)
+    if errors:
+        raise RequestValidationError(errors)
+    return result
+
+
+_INVALID = object()
+
+
+def _parse_text(json_type: str, text: str) -> Any:
+    if json_type == "integer":
+        return int(text) if _INTEGER.fullmatch(text) else _INVALID
+    if json_type == "number":
+        return _parse_float(text) if _NUMBER.fullmatch(text) else _INVALID
+    if json_type == "boolean":
+        return _BOOLEANS.get(text, _INVALID)
+    return text
+
+
+def _prefixed(
+    exc: ValidationError, locate: Callable[[tuple[int | str, ...]], tuple[int | str, ...]]
+) -> list[dict[str, Any]]:
+    return [
+        {"type": error["type"], "loc": locate(tuple(error["loc"])), "msg": error["msg"]}
+        for error in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def json_response(body: BaseModel, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    """Render a generated model as the response body, by the spec's property names."""
+    return Response(
+        body.model_dump_json(by_alias=True), status_code=status, headers=headers, media_type="application/json"
+    )
+
+
+def empty_response(status: int, headers: Mapping[str, str] | None = None) -> Response:
+    """A response without a body (204 and the like)."""
+    return Response(status_code=status, headers=headers)

@@ -1,0 +1,6 @@
+"""The database: engine and transactions, tables, repositories. The only package that holds SQL."""
+
+from taskapi.storage.database import Database, Transaction
+from taskapi.storage.tasks import TaskRecord, TaskRepository
+
+__all__ = ["Database", "TaskRecord", "TaskRepository", "Transaction"]

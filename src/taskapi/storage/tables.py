@@ -1,0 +1,60 @@
+"""Table definitions; Alembic migrations under `migrations/` create and change them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, Table, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on every backend (SQLite stores them without an offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)  # noqa: S101 - the DateTime impl returns datetimes
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("priority", Integer, nullable=False),
+    Column("completed", Boolean(create_constraint=False), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # AUTOINCREMENT: ids of deleted tasks are never handed out again.
+    sqlite_autoincrement=True,
+)
+Index("ix_tasks_completed_id", tasks.c.completed, tasks.c.id)
+Index("ix_tasks_priority_id", tasks.c.priority, tasks.c.id)
