@@ -1,0 +1,76 @@
+# taskapi — `make help` lists the targets. Every target sets up what it needs (.venv from requirements.lock).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+BASE_URL ?=
+SEED ?= 20261126
+MAX_EXAMPLES ?= 50
+PYTEST := $(PY) -m pytest
+JUNIT := build/junit
+
+.PHONY: help install lock generate check lint typecheck test test-unit test-integration test-api test-contract contract run migrate clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv with the locked dependencies and taskapi (editable)
+
+lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml (needs the package index)
+	$(PY) -m uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+		--quiet -o requirements.lock
+
+generate: $(STAMP) ## regenerate src/taskapi/generated/ from openapi.yaml
+	$(PY) -m codegen
+
+check: $(STAMP) ## validate the spec, detect stale generated code and undeclared routes, ruff, mypy --strict
+	$(PY) -m openapi_spec_validator openapi.yaml
+	$(PY) -m codegen --check
+	$(PY) -m taskapi.cli check-routes
+	$(MAKE) --no-print-directory lint typecheck
+
+lint: $(STAMP) ## ruff (lint + format check)
+	$(VENV)/bin/ruff check src codegen tests
+	$(VENV)/bin/ruff format --check src codegen tests
+
+typecheck: $(STAMP) ## mypy --strict on src/, codegen/ and tests/
+	$(VENV)/bin/mypy
+
+test: $(STAMP) ## every suite: unit, integration, api, contract (Schemathesis on a live server)
+	$(PYTEST) tests --junitxml=$(JUNIT)/all.xml
+
+test-unit: $(STAMP) ## unit tests (no I/O)
+	$(PYTEST) tests/unit --junitxml=$(JUNIT)/unit.xml
+
+test-integration: $(STAMP) ## storage, migrations and codegen against real files and databases
+	$(PYTEST) tests/integration --junitxml=$(JUNIT)/integration.xml
+
+test-api: $(STAMP) ## the app in-process over a real SQLite database
+	$(PYTEST) tests/api --junitxml=$(JUNIT)/api.xml
+
+test-contract: $(STAMP) ## Schemathesis against a live uvicorn (the gate `make test` runs)
+	$(PYTEST) tests/contract --junitxml=$(JUNIT)/contract.xml
+
+contract: $(STAMP) ## Schemathesis against BASE_URL (default: a fresh local server); SEED, MAX_EXAMPLES
+	$(PY) -m tests.contract.run --base-url "$(BASE_URL)" --seed $(SEED) --max-examples $(MAX_EXAMPLES)
+
+migrate: $(STAMP) ## apply the database migrations (TASKAPI_DATABASE_URL, default ./var/taskapi.db)
+	$(VENV)/bin/taskapi migrate
+
+run: migrate ## migrate, then serve on http://$(HOST):$(PORT) (SQLite under ./var/)
+	$(VENV)/bin/taskapi serve --host $(HOST) --port $(PORT)
+
+clean: ## remove .venv, build/ and caches (keeps ./var/, your data)
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""taskapi's tests, by kind: unit/, integration/, api/ (in-process app), contract/ (live server)."""

@@ -1,0 +1,168 @@
+"""Requests that violate the spec: strict JSON bodies, text parameters parsed per the spec, and the
+status of each kind of bad input (400, 415, 422). Schemathesis does not catch lax coercion reliably,
+so these pin it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.problems import assert_problem, violations
+
+pytestmark = pytest.mark.anyio
+
+
+async def count_tasks(client: httpx.AsyncClient) -> int:
+    return len((await client.get("/tasks", params={"limit": 100})).json()["items"])
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"title": "t", "priority": "5"}, "/priority"),
+        ({"title": "t", "priority": True}, "/priority"),
+        ({"title": "t", "priority": 5.5}, "/priority"),
+        ({"title": "t", "priority": 6}, "/priority"),
+        ({"title": "t", "priority": 0}, "/priority"),
+        ({"title": "t", "priority": None}, "/priority"),
+        ({"title": "t", "unknown": 1}, "/unknown"),
+        ({"title": ""}, "/title"),
+        ({"title": "x" * 201}, "/title"),
+        ({"title": None}, "/title"),
+        ({"title": 5}, "/title"),
+        ({"title": "nul \u0000 inside"}, "/title"),
+        ({"title": "t", "description": "x" * 2001}, "/description"),
+        ({"title": "t", "description": 7}, "/description"),
+        ({}, "/title"),
+        ([], ""),
+        ("just a string", ""),
+    ],
+)
+async def test_create_rejects_what_the_spec_rejects(client: httpx.AsyncClient, body: Any, where: str) -> None:
+    response = await client.post("/tasks", json=body)
+    assert ("body", where) in violations(response)
+    assert await count_tasks(client) == 0
+
+
+@pytest.mark.parametrize("priority", ["5.0", "5e0", "50e-1", "5.000"])
+async def test_whole_floats_are_integers(client: httpx.AsyncClient, priority: str) -> None:
+    raw = '{"title": "t", "priority": ' + priority + "}"
+    response = await client.post("/tasks", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["priority"] == 5
+
+
+async def test_limits_are_inclusive(client: httpx.AsyncClient) -> None:
+    response = await client.post("/tasks", json={"title": "x" * 200, "description": "d" * 2000, "priority": 5})
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        (b"{", "application/json"),
+        (b'{"title": "t",}', "application/json"),
+        (b'{"title": "t", "priority": NaN}', "application/json"),
+        (b'{"title": "t", "priority": Infinity}', "application/json"),
+        (b'{"title": "\xff"}', "application/json"),
+        (b"[" * 100_000, "application/json"),
+    ],
+)
+async def test_malformed_bodies_are_400(client: httpx.AsyncClient, raw: bytes, content_type: str) -> None:
+    response = await client.post("/tasks", content=raw, headers={"content-type": content_type})
+    assert_problem(response, 400)
+    assert await count_tasks(client) == 0
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"]
+)
+async def test_non_json_bodies_are_415(client: httpx.AsyncClient, content_type: str) -> None:
+    response = await client.post("/tasks", content=b'{"title": "t"}', headers={"content-type": content_type})
+    assert_problem(response, 415)
+
+
+async def test_json_with_charset_and_suffix_types_are_accepted(client: httpx.AsyncClient) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = await client.post("/tasks", content=b'{"title": "t"}', headers={"content-type": content_type})
+        assert response.status_code == 201, response.text
+
+
+async def test_a_missing_body_is_422(client: httpx.AsyncClient) -> None:
+    assert violations(await client.post("/tasks")) == [("body", "")]
+
+
+async def test_a_body_without_content_type_is_415(client: httpx.AsyncClient) -> None:
+    request = client.build_request("POST", "/tasks", content=b'{"title": "t"}')
+    assert "content-type" not in request.headers
+    assert_problem(await client.send(request), 415)
+    assert_problem(await client.post("/tasks", content=b'{"title": "t"}', headers={"content-type": ""}), 415)
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({}, ""),
+        ({"title": None}, "/title"),
+        ({"priority": None}, "/priority"),
+        ({"completed": None}, "/completed"),
+        ({"completed": "true"}, "/completed"),
+        ({"completed": 1}, "/completed"),
+        ({"id": 5}, "/id"),
+    ],
+)
+async def test_update_rejects_what_the_spec_rejects(client: httpx.AsyncClient, body: Any, where: str) -> None:
+    task = (await client.post("/tasks", json={"title": "original"})).json()
+    assert ("body", where) in violations(await client.patch(f"/tasks/{task['id']}", json=body))
+    assert (await client.get(f"/tasks/{task['id']}")).json() == task
+
+
+@pytest.mark.parametrize("task_id", ["abc", "0", "-1", "1.0", "5e2", "9223372036854775808", "%20"])
+async def test_bad_task_ids_are_422_naming_the_parameter(client: httpx.AsyncClient, task_id: str) -> None:
+    assert violations(await client.get(f"/tasks/{task_id}")) == [("path", "task_id")]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": "5.0"}, "limit"),
+        ({"completed": "yes"}, "completed"),
+        ({"completed": "1"}, "completed"),
+        ({"completed": "True"}, "completed"),
+        ({"priority": "9"}, "priority"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": "1" * 20}, "cursor"),
+    ],
+)
+async def test_bad_query_parameters_are_422(client: httpx.AsyncClient, params: dict[str, str], name: str) -> None:
+    assert violations(await client.get("/tasks", params=params)) == [("query", name)]
+
+
+async def test_every_violation_is_reported(client: httpx.AsyncClient) -> None:
+    response = await client.post("/tasks", json={"title": "", "priority": "5", "extra": True})
+    assert sorted(violations(response)) == [("body", "/extra"), ("body", "/priority"), ("body", "/title")]
+    assert "and 2 more" in response.json()["detail"]
+
+
+async def test_query_parameters_arrive_as_text_and_are_parsed(client: httpx.AsyncClient) -> None:
+    response = await client.get("/tasks", params={"limit": "100", "completed": "false", "priority": "1"})
+    assert response.status_code == 200
+
+
+async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None:
+    response = await client.put("/tasks/1", json={"title": "t"})
+    assert_problem(response, 405)
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "PATCH", "DELETE"}
+    response = await client.delete("/tasks")
+    assert_problem(response, 405)
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+
+
+async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
+    for path in ("/nope", "/tasks/", "/tasks/1/complete/extra"):
+        assert_problem(await client.get(path), 404)

@@ -1,0 +1,46 @@
+"""The contract gate: Schemathesis, every check and every phase, against the real server (uvicorn on a
+free 127.0.0.1 port, a fresh SQLite file). Zero failures, and every phase must have run."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.contract.run import schemathesis_command
+from tests.liveserver import live_server
+
+REPORT_DIR = ROOT / "build" / "contract"
+
+pytestmark = pytest.mark.contract
+
+
+def test_schemathesis_finds_no_failure_on_the_live_server(tmp_path: Path) -> None:
+    shutil.rmtree(REPORT_DIR, ignore_errors=True)
+    with live_server(tmp_path / "server") as base_url:
+        result = subprocess.run(
+            schemathesis_command(base_url, report_dir=REPORT_DIR), capture_output=True, text=True, check=False
+        )
+    output = result.stdout + result.stderr
+    (REPORT_DIR / "schemathesis.log").write_text(output, encoding="utf-8")
+    assert result.returncode == 0, output[-6000:]
+
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert re.search(rf"✅ {phase}\b", output), f"phase {phase} did not pass:\n{output[-3000:]}"
+    links = re.search(r"API Links:\s+(\d+) covered / (\d+) selected", output)
+    assert links is not None and int(links.group(1)) > 0, "the stateful phase followed no link"
+
+    [report] = REPORT_DIR.glob("junit-*.xml")
+    suites = ET.parse(report).getroot()
+    tests = sum(int(suite.get("tests", 0)) for suite in suites.iter("testsuite"))
+    failures = sum(int(suite.get("failures", 0)) + int(suite.get("errors", 0)) for suite in suites.iter("testsuite"))
+    assert tests > 0
+    assert failures == 0
+    summary = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert summary is not None and summary.group(1) == summary.group(2)
+    print(f"\nSchemathesis: {summary.group(0)}; links {links.group(1)}/{links.group(2)}; report {report}")

@@ -1,0 +1,60 @@
+"""codegen refuses specs whose rules the generated server would silently drop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from codegen.contract import ContractError, load, snake_case
+
+from tests.conftest import ROOT
+
+
+def _spec(tmp_path: Path, mutate: Any) -> Path:
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    mutate(document)
+    path = tmp_path / "openapi.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def test_the_real_spec_loads() -> None:
+    contract = load(ROOT / "openapi.yaml")
+    assert [op.operation_id for op in contract.operations] == [
+        "listTasks", "createTask", "getTask", "deleteTask", "updateTask", "completeTask", "getHealth",
+    ]  # fmt: skip
+    create = next(op for op in contract.operations if op.operation_id == "createTask")
+    assert create.body_model == "TaskCreate"
+    assert [h.name for h in create.responses[0].headers] == ["Location"]
+
+
+def test_an_unenforceable_keyword_is_refused(tmp_path: Path) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["components"]["schemas"]["Title"]["not"] = {"const": "x"}
+
+    with pytest.raises(ContractError, match=r"components\.schemas\.Title: .*not"):
+        load(_spec(tmp_path, mutate))
+
+
+def test_min_properties_is_refused_where_the_glue_cannot_check_it(tmp_path: Path) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["components"]["schemas"]["TaskPage"]["properties"]["update"] = {"$ref": "#/components/schemas/TaskUpdate"}
+
+    with pytest.raises(ContractError, match=r"TaskUpdate: .*minProperties"):
+        load(_spec(tmp_path, mutate))
+
+
+def test_cookie_parameters_are_refused(tmp_path: Path) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["paths"]["/healthz"]["get"]["parameters"] = [{"name": "s", "in": "cookie", "schema": {"type": "string"}}]
+
+    with pytest.raises(ContractError, match="getHealth: parameter s is in cookie"):
+        load(_spec(tmp_path, mutate))
+
+
+def test_names() -> None:
+    assert snake_case("createTask") == "create_task"
+    assert snake_case("X-Request-ID") == "x_request_id"
+    assert snake_case("Location") == "location"

@@ -1,0 +1,30 @@
+"""Translating validation errors into the spec's `Violation`s."""
+
+from __future__ import annotations
+
+from taskapi.errors import title_for, violations_of
+from taskapi.generated.models import ViolationLocation
+
+
+def test_body_locations_become_json_pointers() -> None:
+    [violation] = violations_of([{"loc": ("body", "a/b", "~x", 0), "msg": "bad"}])
+    assert violation.location == ViolationLocation.body
+    assert violation.pointer == "/a~1b/~0x/0"
+    assert violation.detail == "bad"
+
+
+def test_the_whole_body_is_the_empty_pointer() -> None:
+    [violation] = violations_of([{"loc": ("body",), "msg": "required"}])
+    assert violation.pointer == ""
+
+
+def test_parameters_are_named() -> None:
+    [violation] = violations_of([{"loc": ("query", "limit"), "msg": "too big"}])
+    assert violation.location == ViolationLocation.query
+    assert violation.parameter == "limit"
+    assert "pointer" not in violation.model_dump(exclude_unset=True)
+
+
+def test_titles_follow_rfc_9110() -> None:
+    assert title_for(422) == "Unprocessable Content"
+    assert title_for(404) == "Not Found"

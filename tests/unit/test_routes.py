@@ -1,0 +1,51 @@
+"""Every operation of the spec has a handler, and the app serves nothing the spec does not declare."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from taskapi.app import create_app
+from taskapi.contract import undeclared_routes
+from taskapi.generated import server
+from taskapi.handlers.meta import MetaHandlers
+from taskapi.settings import Settings
+
+
+class HalfDone:
+    async def get_task(self, params: Any) -> Any:
+        raise AssertionError("never called")
+
+
+def test_a_missing_handler_is_refused_naming_the_operation() -> None:
+    with pytest.raises(NotImplementedError) as exc:
+        # The cast hides from mypy exactly what mypy would otherwise prove: this checks the runtime guard.
+        server.build_routes(tasks=cast(server.TasksHandlers, HalfDone()), meta=MetaHandlers())
+    message = str(exc.value)
+    for operation_id in ("createTask", "listTasks", "updateTask", "completeTask", "deleteTask"):
+        assert operation_id in message
+    assert "getTask" not in message
+
+
+def test_the_app_serves_only_declared_routes() -> None:
+    assert undeclared_routes(create_app(Settings(database_url="sqlite+aiosqlite://")).routes) == []
+
+
+def test_an_undeclared_route_is_reported() -> None:
+    async def extra(_request: Request) -> Response:
+        return Response()
+
+    app = create_app(Settings(database_url="sqlite+aiosqlite://"))
+    app.router.routes.append(Route("/admin", extra, methods=["POST"]))
+    app.router.routes.append(Route("/tasks", extra, methods=["PUT"]))
+    assert undeclared_routes(app.routes) == ["POST /admin", "PUT /tasks"]
+
+
+def test_operations_follow_the_naming_rule() -> None:
+    for op in server.OPERATIONS:
+        snake = "".join("_" + c.lower() if c.isupper() else c for c in op.operation_id)
+        assert op.handler == snake
