@@ -70,7 +70,7 @@ migrate: $(STAMP) ## apply the database migrations (TASKAPI_DATABASE_URL, defaul
 	$(VENV)/bin/taskapi migrate
 
 run: migrate ## migrate, then serve on http://$(HOST):$(PORT) (SQLite under ./var/)
-	$(VENV)/bin/taskapi serve --host $(HOST) --port $(PORT)
+	TASKAPI_ENV=$${TASKAPI_ENV:-development} $(VENV)/bin/taskapi serve --host $(HOST) --port $(PORT)
 
 clean: ## remove .venv, build/ and caches (keeps ./var/, your data)
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from codegen.contract import Contract, ContractError, Parameter, load, snake_case
+from codegen.contract import FORM, Contract, ContractError, Operation, Parameter, load, snake_case
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi.yaml"
@@ -82,6 +82,10 @@ def _server(contract: Contract, tmp: Path) -> str:
         tag_class=lambda tag: "".join(part.capitalize() for part in snake_case(tag).split("_")) + "Handlers",
         tag_arg=snake_case,
         param_source=_param_source,
+        call_args=_call_args,
+        secured_tags=contract.secured_tags,
+        schemes=sorted({name for op in contract.operations for name in op.security}),
+        FORM=FORM,
     )
     target = tmp / "server.py"
     target.write_text(HEADER + "\n" + text, encoding="utf-8")
@@ -90,10 +94,16 @@ def _server(contract: Contract, tmp: Path) -> str:
 
 def _ruff(path: Path) -> str:
     """Lint-fix and format a generated module with the project's ruff settings."""
-    for command in (["check", "--fix", "--quiet"], ["format", "--quiet"]):
+    # Generated lines may run long (names, docstrings): the formatter wraps what it can, E501 is waived.
+    for command in (["format", "--quiet"], ["check", "--fix", "--quiet", "--ignore", "E501"], ["format", "--quiet"]):
         config = ["--config", str(ROOT / "pyproject.toml")]
         subprocess.run([sys.executable, "-m", "ruff", *command, *config, str(path)], cwd=ROOT, check=True)
     return path.read_text(encoding="utf-8")
+
+
+def _call_args(op: Operation) -> str:
+    names = [("principal", op.secured), ("params", op.params_model is not None), ("body", op.body_model is not None)]
+    return ", ".join(name for name, present in names if present)
 
 
 def _param_source(param: Parameter) -> str:

@@ -54,6 +54,8 @@ SUPPORTED_KEYWORDS = frozenset(
 BODY_ONLY_KEYWORDS = frozenset({"minProperties", "maxProperties"})
 
 PARAMETER_TYPES = frozenset({"integer", "number", "string", "boolean"})
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 
 
 class ContractError(Exception):
@@ -82,10 +84,25 @@ class Header:
     name: str
     required: bool
     json_type: str
+    const: str | int | None = None
 
     @property
     def python_name(self) -> str:
         return snake_case(self.name)
+
+    @property
+    def python_type(self) -> str:
+        if self.const is not None:
+            return f"Literal[{self.const!r}]"
+        base = "str" if self.json_type == "string" else "int"
+        return base if self.required else f"{base} | None"
+
+    @property
+    def default(self) -> str | None:
+        """The field default in the response type: the const value, None when optional, else none."""
+        if self.const is not None:
+            return repr(self.const)
+        return None if self.required else "None"
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,9 @@ class Operation:
     tag: str
     summary: str
     parameters: tuple[Parameter, ...]
+    security: tuple[str, ...]
     body_model: str | None
+    body_media_type: str | None
     body_min_properties: int | None
     body_max_properties: int | None
     responses: tuple[SuccessResponse, ...]
@@ -126,6 +145,11 @@ class Operation:
     def params_model(self) -> str | None:
         return f"{self.class_prefix}Params" if self.parameters else None
 
+    @property
+    def secured(self) -> bool:
+        """Whether a caller must present a bearer token (every scheme here is a bearer scheme)."""
+        return bool(self.security)
+
 
 @dataclass
 class Contract:
@@ -141,6 +165,11 @@ class Contract:
             if op.tag not in seen:
                 seen.append(op.tag)
         return seen
+
+    @property
+    def secured_tags(self) -> list[str]:
+        """Tags with at least one operation that needs a bearer token."""
+        return [tag for tag in self.tags if any(op.secured for op in self.operations if op.tag == tag)]
 
     def models_document(self) -> dict[str, Any]:
         """The spec plus one object schema per operation's parameters, for the model generator."""
@@ -178,6 +207,8 @@ def load(path: Path) -> Contract:
     resolver = _Resolver(document)
     schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
     nested = {ref.rsplit("/", 1)[1] for ref in _refs(schemas)}
+    schemes = _bearer_schemes(document)
+    default_security = document.get("security", [])
     seen_ids: set[str] = set()
     for path_template, path_item in document.get("paths", {}).items():
         shared = path_item.get("parameters", [])
@@ -185,7 +216,7 @@ def load(path: Path) -> Contract:
             raw = path_item.get(method)
             if raw is None:
                 continue
-            op = _operation(path_template, method, raw, shared, resolver)
+            op = _operation(path_template, method, raw, shared, resolver, _security(raw, default_security, schemes))
             if op.operation_id in seen_ids:
                 raise ContractError(f"operationId {op.operation_id} is used twice")
             seen_ids.add(op.operation_id)
@@ -194,6 +225,34 @@ def load(path: Path) -> Contract:
     for name, schema in schemas.items():
         _check_schema(schema, f"components.schemas.{name}", resolver, body_top=name in bodies and name not in nested)
     return contract
+
+
+def _bearer_schemes(document: dict[str, Any]) -> set[str]:
+    """The security schemes, each of which must present a bearer token (`Authorization: Bearer …`)."""
+    names: set[str] = set()
+    for name, scheme in document.get("components", {}).get("securitySchemes", {}).items():
+        bearer = scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer"
+        if not bearer and scheme.get("type") != "oauth2":
+            raise ContractError(f"securitySchemes.{name}: only bearer schemes (http bearer, oauth2) are supported")
+        names.add(name)
+    return names
+
+
+def _security(raw: dict[str, Any], default: list[dict[str, Any]], schemes: set[str]) -> tuple[str, ...]:
+    requirements = raw.get("security", default)
+    names: list[str] = []
+    for requirement in requirements:
+        if not requirement:
+            # `{}` among the alternatives means anonymous access is allowed: the operation is public.
+            return ()
+        for name, scopes in requirement.items():
+            if name not in schemes:
+                raise ContractError(f"{raw.get('operationId')}: unknown security scheme {name}")
+            if scopes:
+                raise ContractError(f"{raw.get('operationId')}: scopes are not supported")
+            if name not in names:
+                names.append(name)
+    return tuple(names)
 
 
 def _refs(node: Any) -> list[str]:
@@ -251,7 +310,12 @@ def _check_schema(schema: Any, where: str, resolver: _Resolver, *, body_top: boo
 
 
 def _operation(
-    path: str, method: str, raw: dict[str, Any], shared: list[dict[str, Any]], resolver: _Resolver
+    path: str,
+    method: str,
+    raw: dict[str, Any],
+    shared: list[dict[str, Any]],
+    resolver: _Resolver,
+    security: tuple[str, ...],
 ) -> Operation:
     operation_id = raw.get("operationId")
     if not isinstance(operation_id, str) or not re.fullmatch(r"[a-z][A-Za-z0-9]*", operation_id):
@@ -271,17 +335,21 @@ def _operation(
         raise ContractError(f"{where}: two parameters share the Python name in {names}")
 
     body_model: str | None = None
+    body_media_type: str | None = None
     min_props: int | None = None
     max_props: int | None = None
     if "requestBody" in raw:
         body = resolver.resolve(raw["requestBody"])
         content = body.get("content", {})
-        if set(content) != {"application/json"} or not body.get("required", False):
-            raise ContractError(f"{where}: request bodies must be required and application/json only")
-        schema_node = content["application/json"]["schema"]
+        if len(content) != 1 or next(iter(content)) not in (JSON, FORM) or not body.get("required", False):
+            raise ContractError(f"{where}: a request body must be required and have one media type: {JSON} or {FORM}")
+        body_media_type, media = next(iter(content.items()))
+        schema_node = media["schema"]
         body_model = resolver.ref_name(schema_node, f"{where}.requestBody")
         target = resolver.resolve(schema_node)
         _check_schema(target, f"{where}.requestBody", resolver, body_top=True)
+        if body_media_type == FORM:
+            _check_form(target, where, resolver)
         min_props = target.get("minProperties")
         max_props = target.get("maxProperties")
 
@@ -303,12 +371,21 @@ def _operation(
         tag=tags[0],
         summary=str(raw.get("summary", operation_id)),
         parameters=parameters,
+        security=security,
         body_model=body_model,
+        body_media_type=body_media_type,
         body_min_properties=min_props,
         body_max_properties=max_props,
         responses=tuple(responses),
         error_statuses=tuple(errors),
     )
+
+
+def _check_form(schema: dict[str, Any], where: str, resolver: _Resolver) -> None:
+    # Form fields are text: only string properties arrive as what the schema says.
+    for name, prop in schema.get("properties", {}).items():
+        if resolver.resolve(prop).get("type") != "string":
+            raise ContractError(f"{where}: form field {name} must be a string")
 
 
 def _parameter(param: dict[str, Any], where: str, resolver: _Resolver) -> Parameter:
@@ -343,8 +420,12 @@ def _success(status: int, response: dict[str, Any], where: str, resolver: _Resol
     headers: list[Header] = []
     for name, header_node in response.get("headers", {}).items():
         header = resolver.resolve(header_node)
-        json_type = resolver.resolve(header.get("schema", {})).get("type")
+        schema = resolver.resolve(header.get("schema", {}))
+        json_type = schema.get("type")
         if json_type not in ("string", "integer"):
             raise ContractError(f"{where}: response header {name} must be a string or an integer")
-        headers.append(Header(name=name, required=bool(header.get("required", False)), json_type=str(json_type)))
+        required = bool(header.get("required", False))
+        headers.append(Header(name=name, required=required, json_type=str(json_type), const=schema.get("const")))
+    # Fields with defaults (const or optional headers) come last in the generated dataclass.
+    headers.sort(key=lambda h: h.default is not None)
     return SuccessResponse(status=status, body_model=body_model, media_type=media_type, headers=tuple(headers))

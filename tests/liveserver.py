@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -23,7 +24,14 @@ def free_port() -> int:
 
 def _env(database_url: str, extra: Mapping[str, str] | None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("TASKAPI_")}
-    env.update({"TASKAPI_DATABASE_URL": database_url, "TASKAPI_LOG_LEVEL": "warning"})
+    env.update(
+        {
+            "TASKAPI_DATABASE_URL": database_url,
+            "TASKAPI_LOG_LEVEL": "warning",
+            "TASKAPI_ENV": "production",
+            "TASKAPI_JWT_SECRET": secrets.token_urlsafe(48),
+        }
+    )
     env.update(extra or {})
     return env
 

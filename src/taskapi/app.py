@@ -9,10 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from taskapi import contract
+from taskapi.auth import BearerAuthenticator, Passwords, Tokens, signing_key
 from taskapi.errors import add_exception_handlers
 from taskapi.generated import server
+from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
 from taskapi.handlers.tasks import TaskHandlers
+from taskapi.handlers.users import UserHandlers
 from taskapi.settings import Settings
 from taskapi.storage import Database
 from taskapi.storage.migrate import head_revision
@@ -27,7 +30,14 @@ class SchemaNotMigrated(RuntimeError):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application: the spec's routes bound to handlers over one database."""
     settings = settings or Settings()
+    tokens = Tokens(
+        signing_key(settings),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.token_ttl_seconds,
+    )
     db = Database(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    passwords = Passwords()
     document = contract.spec_document()
 
     @asynccontextmanager
@@ -52,7 +62,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         redirect_slashes=False,
     )
-    app.router.routes.extend(server.build_routes(tasks=TaskHandlers(db), meta=MetaHandlers()))
+    routes = server.build_routes(
+        tasks=TaskHandlers(db),
+        users=UserHandlers(db, passwords),
+        auth=AuthHandlers(db, passwords, tokens),
+        meta=MetaHandlers(),
+        security=BearerAuthenticator(db, tokens),
+    )
+    app.router.routes.extend(routes)
     app.router.routes.extend(contract.documentation_routes())
     add_exception_handlers(app)
     return app

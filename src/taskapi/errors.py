@@ -2,7 +2,9 @@
 
     Exception
     ├── ApiError                    raised by handlers; carries its HTTP status
-    │   └── NotFound                404: the resource does not exist (for this caller)
+    │   ├── Unauthorized            401 with `WWW-Authenticate: Bearer`: no valid token, or bad credentials
+    │   ├── NotFound                404: the resource does not exist (for this caller)
+    │   └── Conflict                409: the request collides with the current state (a taken username)
     ├── RequestValidationError      raised by the generated routes: 422 with `errors`
     ├── starlette HTTPException     routing (404, 405 + Allow) and body decoding (400, 415)
     └── anything else               500, logged with its traceback, never sent to the client
@@ -47,10 +49,26 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+class Unauthorized(ApiError):
+    """No valid credentials; the challenge goes in `WWW-Authenticate` (RFC 6750)."""
+
+    status = 401
+
+    def __init__(self, detail: str, *, error: str | None = "invalid_token") -> None:
+        challenge = f'Bearer error="{error}"' if error else "Bearer"
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
 class NotFound(ApiError):
     """The resource does not exist, or is not the caller's to see."""
 
     status = 404
+
+
+class Conflict(ApiError):
+    """The request conflicts with the current state of the resource."""
+
+    status = 409
 
 
 def title_for(status: int) -> str:

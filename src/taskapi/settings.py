@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,3 +27,17 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long a SQLite writer waits for the write lock before failing."
     )
+    env: Literal["production", "development"] = Field(
+        default="production",
+        description="`production` refuses to start without TASKAPI_JWT_SECRET; `development` keeps a random one.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HMAC key signing bearer tokens (HS256); at least 32 bytes."
+    )
+    jwt_secret_file: Path = Field(
+        default=Path("var/jwt-secret"),
+        description="Where `development` keeps its generated key when TASKAPI_JWT_SECRET is unset.",
+    )
+    jwt_issuer: str = Field(default="taskapi", description="The `iss` claim tokens carry and must carry.")
+    jwt_audience: str = Field(default="taskapi", description="The `aud` claim tokens carry and must carry.")
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30, description="Lifetime of a bearer token.")

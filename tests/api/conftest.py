@@ -1,14 +1,40 @@
-"""The app in-process (httpx over ASGI, lifespan included) on a fresh SQLite database per test."""
+"""The app in-process (httpx over ASGI, lifespan included) on a fresh SQLite database per test.
+
+`client` is signed in as alice; `anonymous` sends no token; `sign_in` makes more users. Users are
+inserted with one Argon2 hash computed per session (sign-up itself is tested in test_users.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pwdlib import PasswordHash
+from pydantic import SecretStr
 
 from taskapi.app import create_app
+from taskapi.auth import Tokens, signing_key
+from taskapi.clock import utc_now
 from taskapi.settings import Settings
+from taskapi.storage import Database
+
+JWT_SECRET = "api-tests-" + "k" * 40
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    token: str
+    client: httpx.AsyncClient
+
+
+SignIn = Callable[[str], Awaitable[User]]
 
 
 @pytest.fixture
@@ -16,10 +42,68 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return PasswordHash.recommended().hash(PASSWORD)
+
+
 @pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(database_url=database_url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, jwt_secret=SecretStr(JWT_SECRET), env="production")
+
+
+@pytest.fixture
+def tokens(settings: Settings) -> Tokens:
+    return Tokens(
+        signing_key(settings),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.token_ttl_seconds,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def _client(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(app) as http:
+        yield http
+
+
+@pytest.fixture
+async def sign_in(app: FastAPI, settings: Settings, tokens: Tokens, password_hash: str) -> AsyncIterator[SignIn]:
+    db = Database(settings.database_url)
+    async with AsyncExitStack() as stack:
+
+        async def make(username: str) -> User:
+            async with db.transaction(write=True) as tx:
+                record = await tx.users.add(username=username, password_hash=password_hash, now=utc_now())
+            assert record is not None
+            token = tokens.issue(record.id)
+            client = await stack.enter_async_context(_client(app, token))
+            return User(id=record.id, username=username, token=token, client=client)
+
+        yield make
+    await db.dispose()
+
+
+@pytest.fixture
+async def alice(sign_in: SignIn) -> User:
+    return await sign_in("alice")
+
+
+@pytest.fixture
+def client(alice: User) -> httpx.AsyncClient:
+    """Signed in as alice."""
+    return alice.client

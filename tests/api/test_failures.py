@@ -43,8 +43,8 @@ async def test_a_failed_write_leaves_nothing_behind(client: httpx.AsyncClient, d
     assert (await client.post("/tasks", json={"title": "fine"})).status_code == 201
 
 
-async def test_the_server_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> None:
-    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/empty.db"))
+async def test_the_server_refuses_to_start_on_an_unmigrated_database(tmp_path: Path, settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{tmp_path}/empty.db"}))
     with pytest.raises(SchemaNotMigrated, match="taskapi migrate"):
         async with app.router.lifespan_context(app):
             pass

@@ -1,17 +1,26 @@
-"""The contract suite: Schemathesis, every check and phase, against a live deployment.
+"""The contract suite: Schemathesis, every check and phase, against a live deployment, authenticated.
 
 `python -m tests.contract.run --base-url URL` tests any running deployment (`make contract BASE_URL=…`);
 without `--base-url` it starts the real server on a fresh SQLite database first. The pytest contract
 test runs the same `schemathesis_command()`.
+
+Credentials come from the environment:
+- TASKAPI_CONTRACT_TOKEN: a bearer token to use as is; or
+- TASKAPI_CONTRACT_USERNAME and TASKAPI_CONTRACT_PASSWORD: signed up if new, then exchanged for a token;
+- neither: a fresh random user is signed up.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi.yaml"
@@ -21,12 +30,18 @@ DEFAULT_MAX_EXAMPLES = 50
 
 
 def schemathesis_command(
-    base_url: str, *, report_dir: Path, seed: int = DEFAULT_SEED, max_examples: int = DEFAULT_MAX_EXAMPLES
+    base_url: str,
+    *,
+    token: str,
+    report_dir: Path,
+    seed: int = DEFAULT_SEED,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
 ) -> list[str]:
     """The Schemathesis CLI invocation: all checks, all phases, a fixed seed, a JUnit report."""
     return [
         sys.executable, "-m", "schemathesis.cli", "run", str(SPEC),
         "--url", base_url,
+        "--header", f"Authorization: Bearer {token}",
         "--checks", "all",
         "--phases", PHASES,
         "--max-examples", str(max_examples),
@@ -39,6 +54,37 @@ def schemathesis_command(
     ]  # fmt: skip
 
 
+def sign_in(base_url: str, username: str, password: str) -> str:
+    """Sign the user up (a taken username is fine) and return a bearer token."""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        created = client.post("/users", json={"username": username, "password": password})
+        if created.status_code not in (201, 409):
+            raise RuntimeError(f"sign-up failed: {created.status_code} {created.text}")
+        granted = client.post(
+            "/auth/token", data={"grant_type": "password", "username": username, "password": password}
+        )
+        if granted.status_code != 200:
+            raise RuntimeError(f"no token for {username}: {granted.status_code} {granted.text}")
+        return str(granted.json()["access_token"])
+
+
+def random_credentials() -> tuple[str, str]:
+    """A username and password no one else has."""
+    return f"contract-{secrets.token_hex(6)}", secrets.token_urlsafe(24)
+
+
+def token_from_environment(base_url: str) -> str:
+    """The bearer token the run uses, per the environment (see the module docstring)."""
+    token = os.environ.get("TASKAPI_CONTRACT_TOKEN")
+    if token:
+        return token
+    username = os.environ.get("TASKAPI_CONTRACT_USERNAME")
+    password = os.environ.get("TASKAPI_CONTRACT_PASSWORD")
+    if username and password:
+        return sign_in(base_url, username, password)
+    return sign_in(base_url, *random_credentials())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.contract.run", description=__doc__)
     parser.add_argument("--base-url", default="", help="deployment to test; empty: start a local server")
@@ -48,10 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run(base_url: str) -> int:
+        token = token_from_environment(base_url)
         command = schemathesis_command(
-            base_url, report_dir=args.report_dir, seed=args.seed, max_examples=args.max_examples
+            base_url, token=token, report_dir=args.report_dir, seed=args.seed, max_examples=args.max_examples
         )
-        print("$", " ".join(command), flush=True)
+        print("$", " ".join(command).replace(token, "***"), flush=True)
         return subprocess.run(command, check=False).returncode
 
     if args.base_url:

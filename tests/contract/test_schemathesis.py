@@ -1,5 +1,6 @@
 """The contract gate: Schemathesis, every check and every phase, against the real server (uvicorn on a
-free 127.0.0.1 port, a fresh SQLite file). Zero failures, and every phase must have run."""
+free 127.0.0.1 port, a fresh SQLite file), signed in as a fresh user. Zero failures (ignored_auth
+included), and every phase must have run."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.contract.run import schemathesis_command
+from tests.contract.run import random_credentials, schemathesis_command, sign_in
 from tests.liveserver import live_server
 
 REPORT_DIR = ROOT / "build" / "contract"
@@ -23,8 +24,12 @@ pytestmark = pytest.mark.contract
 def test_schemathesis_finds_no_failure_on_the_live_server(tmp_path: Path) -> None:
     shutil.rmtree(REPORT_DIR, ignore_errors=True)
     with live_server(tmp_path / "server") as base_url:
+        token = sign_in(base_url, *random_credentials())
         result = subprocess.run(
-            schemathesis_command(base_url, report_dir=REPORT_DIR), capture_output=True, text=True, check=False
+            schemathesis_command(base_url, token=token, report_dir=REPORT_DIR),
+            capture_output=True,
+            text=True,
+            check=False,
         )
     output = result.stdout + result.stderr
     (REPORT_DIR / "schemathesis.log").write_text(output, encoding="utf-8")

@@ -17,9 +17,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from taskapi.auth import BearerAuthenticator, Passwords, Tokens
+from taskapi.clock import utc_now
 from taskapi.errors import add_exception_handlers
+from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
 from taskapi.handlers.tasks import TaskHandlers
+from taskapi.handlers.users import UserHandlers
 from taskapi.storage import Database
 from tests.conftest import ROOT
 
@@ -76,11 +80,33 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-def client_for(server: Any, db: Database) -> httpx.AsyncClient:
+TOKENS = Tokens(b"codegen-tests-" + b"k" * 40, issuer="taskapi", audience="taskapi", ttl_seconds=600)
+
+
+def handlers(db: Database) -> dict[str, Any]:
+    passwords = Passwords()
+    return {
+        "tasks": TaskHandlers(db),
+        "users": UserHandlers(db, passwords),
+        "auth": AuthHandlers(db, passwords, TOKENS),
+        "meta": MetaHandlers(),
+        "security": BearerAuthenticator(db, TOKENS),
+    }
+
+
+async def client_for(server: Any, db: Database) -> httpx.AsyncClient:
+    """The regenerated routes over the real handlers, signed in as a user."""
+    async with db.transaction(write=True) as tx:
+        user = await tx.users.add(username="designer", password_hash="not-a-real-hash", now=utc_now())
+    assert user is not None
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.router.routes.extend(server.build_routes(tasks=TaskHandlers(db), meta=MetaHandlers()))
+    app.router.routes.extend(server.build_routes(**handlers(db)))
     add_exception_handlers(app)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {TOKENS.issue(user.id)}"},
+    )
 
 
 def test_the_committed_code_is_what_the_spec_generates(project: Path) -> None:
@@ -108,7 +134,7 @@ def test_editing_the_spec_makes_the_code_stale_until_regenerated(project: Path) 
 async def test_a_tighter_constraint_reaches_the_server_with_no_hand_edit(project: Path, db: Database) -> None:
     edit_spec(project, "minLength: 1\n      maxLength: 200", "minLength: 1\n      maxLength: 100")
     assert codegen(project).returncode == 0
-    async with client_for(import_generated(project), db) as client:
+    async with await client_for(import_generated(project), db) as client:
         rejected = await client.post("/tasks", json={"title": "x" * 101})
         assert rejected.status_code == 422
         assert rejected.json()["errors"][0]["pointer"] == "/title"
@@ -134,7 +160,7 @@ async def test_an_operation_without_a_handler_is_named(project: Path, db: Databa
     assert codegen(project).returncode == 0
     server = import_generated(project)
     with pytest.raises(NotImplementedError, match=r"archiveTask \(POST /tasks/\{task_id\}/archive\)"):
-        server.build_routes(tasks=TaskHandlers(db), meta=MetaHandlers())
+        server.build_routes(**handlers(db))
 
 
 def test_an_unenforceable_spec_is_refused(project: Path) -> None:

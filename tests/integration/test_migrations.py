@@ -29,7 +29,7 @@ def test_upgrade_creates_the_schema_and_records_the_revision(tmp_path: Path) -> 
     assert asyncio.run(_revision(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")) is None
     upgrade(url)
     assert {"tasks", "alembic_version"} <= _tables(path)
-    assert asyncio.run(_revision(url)) == head_revision() == "0001"
+    assert asyncio.run(_revision(url)) == head_revision()
 
 
 def test_downgrade_removes_it_again(tmp_path: Path) -> None:
@@ -60,3 +60,17 @@ def test_the_migrated_schema_matches_the_table_definitions(tmp_path: Path) -> No
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_tasks_from_before_users_survive_without_an_owner(tmp_path: Path) -> None:
+    path = tmp_path / "taskapi.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url, "0001")
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO tasks (title, description, priority, completed, created_at, updated_at) "
+            "VALUES ('old', NULL, 3, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        )
+    upgrade(url)
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT title, priority, owner_id FROM tasks").fetchall() == [("old", 3, None)]

@@ -23,11 +23,16 @@ def _spec(tmp_path: Path, mutate: Any) -> Path:
 def test_the_real_spec_loads() -> None:
     contract = load(ROOT / "openapi.yaml")
     assert [op.operation_id for op in contract.operations] == [
-        "listTasks", "createTask", "getTask", "deleteTask", "updateTask", "completeTask", "getHealth",
+        "listTasks", "createTask", "getTask", "deleteTask", "updateTask", "completeTask",
+        "createUser", "getCurrentUser", "createToken", "getHealth",
     ]  # fmt: skip
     create = next(op for op in contract.operations if op.operation_id == "createTask")
     assert create.body_model == "TaskCreate"
     assert [h.name for h in create.responses[0].headers] == ["Location"]
+    assert create.security == ("bearerAuth", "passwordGrant")
+    token = next(op for op in contract.operations if op.operation_id == "createToken")
+    assert token.security == ()
+    assert token.body_media_type == "application/x-www-form-urlencoded"
 
 
 def test_an_unenforceable_keyword_is_refused(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
+from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,6 +16,8 @@ from taskapi.generated import server
 from taskapi.handlers.meta import MetaHandlers
 from taskapi.settings import Settings
 
+SETTINGS = Settings(database_url="sqlite+aiosqlite://", jwt_secret=SecretStr("unit-" + "k" * 40))
+
 
 class HalfDone:
     async def get_task(self, params: Any) -> Any:
@@ -24,22 +27,28 @@ class HalfDone:
 def test_a_missing_handler_is_refused_naming_the_operation() -> None:
     with pytest.raises(NotImplementedError) as exc:
         # The cast hides from mypy exactly what mypy would otherwise prove: this checks the runtime guard.
-        server.build_routes(tasks=cast(server.TasksHandlers, HalfDone()), meta=MetaHandlers())
+        server.build_routes(
+            tasks=cast(server.TasksHandlers[Any], HalfDone()),
+            users=cast(server.UsersHandlers[Any], HalfDone()),
+            auth=cast(server.AuthHandlers, HalfDone()),
+            meta=MetaHandlers(),
+            security=cast(server.SecurityHandlers[Any], HalfDone()),
+        )
     message = str(exc.value)
-    for operation_id in ("createTask", "listTasks", "updateTask", "completeTask", "deleteTask"):
+    for operation_id in ("createTask", "listTasks", "updateTask", "completeTask", "deleteTask", "createToken"):
         assert operation_id in message
-    assert "getTask" not in message
+    assert "getTask (" not in message
 
 
 def test_the_app_serves_only_declared_routes() -> None:
-    assert undeclared_routes(create_app(Settings(database_url="sqlite+aiosqlite://")).routes) == []
+    assert undeclared_routes(create_app(SETTINGS).routes) == []
 
 
 def test_an_undeclared_route_is_reported() -> None:
     async def extra(_request: Request) -> Response:
         return Response()
 
-    app = create_app(Settings(database_url="sqlite+aiosqlite://"))
+    app = create_app(SETTINGS)
     app.router.routes.append(Route("/admin", extra, methods=["POST"]))
     app.router.routes.append(Route("/tasks", extra, methods=["PUT"]))
     assert undeclared_routes(app.routes) == ["POST /admin", "PUT /tasks"]

@@ -129,6 +129,87 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class UserCreate(BaseModel):
+    """
+    A new user.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    username: Annotated[StrictStr, Field(max_length=64, min_length=3, pattern="^[a-z0-9][a-z0-9._-]*$")]
+    """
+    3 to 64 characters; lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit.
+    """
+    password: Annotated[StrictStr, Field(max_length=256, min_length=12, pattern="^[^\\u0000]*$")]
+    """
+    12 to 256 characters; never stored, never returned.
+    """
+
+
+class User(BaseModel):
+    """
+    A user.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    id: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)]
+    username: Annotated[StrictStr, Field(max_length=64, min_length=3, pattern="^[a-z0-9][a-z0-9._-]*$")]
+    """
+    3 to 64 characters; lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit.
+    """
+    created_at: AwareDatetime
+    """
+    When the user signed up (RFC 3339, UTC).
+    """
+
+
+class PasswordGrant(BaseModel):
+    """
+    An OAuth2 password grant request (form-encoded).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    grant_type: Literal["password"]
+    username: Annotated[StrictStr, Field(max_length=64)]
+    password: Annotated[StrictStr, Field(max_length=256)]
+    scope: Annotated[StrictStr | MISSING, Field(max_length=1000)] = MISSING
+    """
+    Ignored; taskapi has no scopes.
+    """
+    client_id: Annotated[StrictStr | MISSING, Field(max_length=200)] = MISSING
+    """
+    Ignored; taskapi has no registered clients.
+    """
+    client_secret: Annotated[StrictStr | MISSING, Field(max_length=200)] = MISSING
+    """
+    Ignored.
+    """
+
+
+class Token(BaseModel):
+    """
+    A bearer token (RFC 6749, section 5.1).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    access_token: StrictStr
+    """
+    Send it as `Authorization: Bearer <access_token>`.
+    """
+    token_type: Literal["bearer"]
+    expires_in: Annotated[StrictInt, Field(ge=1)]
+    """
+    Seconds until the token expires.
+    """
+
+
 class Problem(BaseModel):
     """
     An RFC 9457 problem document.

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
@@ -71,6 +72,12 @@ def require_handlers(handlers: Mapping[str, object], operations: Iterable[Operat
         raise NotImplementedError("operations in the spec without a handler: " + "; ".join(missing))
 
 
+def require_authenticator(security: object) -> None:
+    """Fail when the object that checks bearer tokens lacks `authenticate_bearer()`."""
+    if not callable(getattr(security, "authenticate_bearer", None)):
+        raise NotImplementedError(f"{type(security).__name__} needs authenticate_bearer() to check bearer tokens")
+
+
 def _parse_float(text: str) -> float | int:
     # JSON Schema counts 5.0 as an integer: hand whole numbers to the models as ints.
     value = Decimal(text)
@@ -107,6 +114,45 @@ async def read_json_body(request: Request) -> Any:
     except (ValueError, RecursionError) as exc:
         reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
         raise HTTPException(400, f"The body is not valid JSON: {reason}.") from None
+
+
+async def read_form_body(request: Request) -> dict[str, str]:
+    """The request's form fields: 415 unless form-encoded, 400 unless it decodes, 422 for repeated fields."""
+    raw = await request.body()
+    content_type = request.headers.get("content-type")
+    if content_type is None and not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "A form body is required"}])
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise HTTPException(415, f"The body must be application/x-www-form-urlencoded, not {media_type or 'untyped'}.")
+    try:
+        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, errors="strict", max_num_fields=100)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(400, f"The body is not a valid form: {exc}.") from None
+    fields: dict[str, str] = {}
+    errors: list[dict[str, Any]] = []
+    for name, value in pairs:
+        if name in fields:
+            errors.append({"type": "repeated", "loc": ("body", name), "msg": "The field appears more than once"})
+        fields[name] = value
+    if errors:
+        raise RequestValidationError(errors)
+    return fields
+
+
+def bearer_token(request: Request) -> str:
+    """The token of `Authorization: Bearer <token>`; 401 with `WWW-Authenticate: Bearer` without one."""
+    header = request.headers.get("authorization")
+    if header is None:
+        raise HTTPException(401, "This operation needs a bearer token.", headers={"WWW-Authenticate": "Bearer"})
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            401,
+            "The Authorization header must be `Bearer <token>`.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
+        )
+    return token.strip()
 
 
 def _media_params(params: str) -> Iterable[tuple[str, str]]:

@@ -9,13 +9,25 @@ every operation has a handler with the right types, and `build_routes()` refuses
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+from typing import Literal, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from . import models, runtime
+
+PrincipalT = TypeVar("PrincipalT")
+PrincipalT_co = TypeVar("PrincipalT_co", covariant=True)
+PrincipalT_contra = TypeVar("PrincipalT_contra", contravariant=True)
+
+
+class SecurityHandlers(Protocol[PrincipalT_co]):
+    """Authentication of the operations that need a bearer token (bearerAuth, passwordGrant)."""
+
+    async def authenticate_bearer(self, token: str) -> PrincipalT_co:
+        """The principal a bearer token stands for; raise to answer 401."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -105,6 +117,52 @@ CompleteTaskResponse = CompleteTask200Response
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class CreateUser201Response:
+    """The 201 response of createUser."""
+
+    body: models.User
+
+    def render(self) -> Response:
+        """This response on the wire."""
+        return runtime.json_response(self.body, 201)
+
+
+CreateUserResponse = CreateUser201Response
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GetCurrentUser200Response:
+    """The 200 response of getCurrentUser."""
+
+    body: models.User
+
+    def render(self) -> Response:
+        """This response on the wire."""
+        return runtime.json_response(self.body, 200)
+
+
+GetCurrentUserResponse = GetCurrentUser200Response
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CreateToken200Response:
+    """The 200 response of createToken."""
+
+    body: models.Token
+    cache_control: Literal["no-store"] = "no-store"
+    """The `Cache-Control` header."""
+
+    def render(self) -> Response:
+        """This response on the wire."""
+        headers: dict[str, str] = {}
+        headers["Cache-Control"] = str(self.cache_control)
+        return runtime.json_response(self.body, 200, headers)
+
+
+CreateTokenResponse = CreateToken200Response
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class GetHealth200Response:
     """The 200 response of getHealth."""
 
@@ -118,31 +176,55 @@ class GetHealth200Response:
 GetHealthResponse = GetHealth200Response
 
 
-class TasksHandlers(Protocol):
+class TasksHandlers(Protocol[PrincipalT_contra]):
     """The operations tagged `tasks`."""
 
-    async def list_tasks(self, params: models.ListTasksParams) -> ListTasksResponse:
+    async def list_tasks(self, principal: PrincipalT_contra, params: models.ListTasksParams) -> ListTasksResponse:
         """listTasks: GET /tasks — List tasks."""
         ...
 
-    async def create_task(self, body: models.TaskCreate) -> CreateTaskResponse:
+    async def create_task(self, principal: PrincipalT_contra, body: models.TaskCreate) -> CreateTaskResponse:
         """createTask: POST /tasks — Create a task."""
         ...
 
-    async def get_task(self, params: models.GetTaskParams) -> GetTaskResponse:
+    async def get_task(self, principal: PrincipalT_contra, params: models.GetTaskParams) -> GetTaskResponse:
         """getTask: GET /tasks/{task_id} — Get a task."""
         ...
 
-    async def delete_task(self, params: models.DeleteTaskParams) -> DeleteTaskResponse:
+    async def delete_task(self, principal: PrincipalT_contra, params: models.DeleteTaskParams) -> DeleteTaskResponse:
         """deleteTask: DELETE /tasks/{task_id} — Delete a task."""
         ...
 
-    async def update_task(self, params: models.UpdateTaskParams, body: models.TaskUpdate) -> UpdateTaskResponse:
+    async def update_task(
+        self, principal: PrincipalT_contra, params: models.UpdateTaskParams, body: models.TaskUpdate
+    ) -> UpdateTaskResponse:
         """updateTask: PATCH /tasks/{task_id} — Update a task."""
         ...
 
-    async def complete_task(self, params: models.CompleteTaskParams) -> CompleteTaskResponse:
+    async def complete_task(
+        self, principal: PrincipalT_contra, params: models.CompleteTaskParams
+    ) -> CompleteTaskResponse:
         """completeTask: PATCH /tasks/{task_id}/complete — Mark a task completed."""
+        ...
+
+
+class UsersHandlers(Protocol[PrincipalT_contra]):
+    """The operations tagged `users`."""
+
+    async def create_user(self, body: models.UserCreate) -> CreateUserResponse:
+        """createUser: POST /users — Sign up."""
+        ...
+
+    async def get_current_user(self, principal: PrincipalT_contra) -> GetCurrentUserResponse:
+        """getCurrentUser: GET /users/me — The caller's account."""
+        ...
+
+
+class AuthHandlers(Protocol):
+    """The operations tagged `auth`."""
+
+    async def create_token(self, body: models.PasswordGrant) -> CreateTokenResponse:
+        """createToken: POST /auth/token — Get a bearer token."""
         ...
 
 
@@ -161,22 +243,36 @@ OPERATIONS: tuple[runtime.OperationInfo, ...] = (
     runtime.OperationInfo("deleteTask", "DELETE", "/tasks/{task_id}", "tasks", "delete_task"),
     runtime.OperationInfo("updateTask", "PATCH", "/tasks/{task_id}", "tasks", "update_task"),
     runtime.OperationInfo("completeTask", "PATCH", "/tasks/{task_id}/complete", "tasks", "complete_task"),
+    runtime.OperationInfo("createUser", "POST", "/users", "users", "create_user"),
+    runtime.OperationInfo("getCurrentUser", "GET", "/users/me", "users", "get_current_user"),
+    runtime.OperationInfo("createToken", "POST", "/auth/token", "auth", "create_token"),
     runtime.OperationInfo("getHealth", "GET", "/healthz", "meta", "get_health"),
 )
 """Every operation of the spec, in document order."""
 
 
-def build_routes(*, tasks: TasksHandlers, meta: MetaHandlers) -> list[BaseRoute]:
+def build_routes(
+    *,
+    tasks: TasksHandlers[PrincipalT],
+    users: UsersHandlers[PrincipalT],
+    auth: AuthHandlers,
+    meta: MetaHandlers,
+    security: SecurityHandlers[PrincipalT],
+) -> list[BaseRoute]:
     """One route per path of the spec, each method bound to its handler."""
     runtime.require_handlers(
         {
             "tasks": tasks,
+            "users": users,
+            "auth": auth,
             "meta": meta,
         },
         OPERATIONS,
     )
+    runtime.require_authenticator(security)
 
     async def list_tasks(request: Request) -> Response:
+        principal = await security.authenticate_bearer(runtime.bearer_token(request))
         params = runtime.parse_parameters(
             models.ListTasksParams,
             (
@@ -186,36 +282,40 @@ def build_routes(*, tasks: TasksHandlers, meta: MetaHandlers) -> list[BaseRoute]
                 ("priority", "query", "integer", request.query_params.get("priority")),
             ),
         )
-        result = await tasks.list_tasks(params)
+        result = await tasks.list_tasks(principal, params)
         return result.render()
 
     async def create_task(request: Request) -> Response:
+        principal = await security.authenticate_bearer(runtime.bearer_token(request))
         body = runtime.validate_body(
             models.TaskCreate,
             await runtime.read_json_body(request),
             min_properties=None,
             max_properties=None,
         )
-        result = await tasks.create_task(body)
+        result = await tasks.create_task(principal, body)
         return result.render()
 
     async def get_task(request: Request) -> Response:
+        principal = await security.authenticate_bearer(runtime.bearer_token(request))
         params = runtime.parse_parameters(
             models.GetTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
         )
-        result = await tasks.get_task(params)
+        result = await tasks.get_task(principal, params)
         return result.render()
 
     async def delete_task(request: Request) -> Response:
+        principal = await security.authenticate_bearer(runtime.bearer_token(request))
         params = runtime.parse_parameters(
             models.DeleteTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
         )
-        result = await tasks.delete_task(params)
+        result = await tasks.delete_task(principal, params)
         return result.render()
 
     async def update_task(request: Request) -> Response:
+        principal = await security.authenticate_bearer(runtime.bearer_token(request))
         params = runtime.parse_parameters(
             models.UpdateTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
@@ -226,15 +326,41 @@ def build_routes(*, tasks: TasksHandlers, meta: MetaHandlers) -> list[BaseRoute]
             min_properties=1,
             max_properties=None,
         )
-        result = await tasks.update_task(params, body)
+        result = await tasks.update_task(principal, params, body)
         return result.render()
 
     async def complete_task(request: Request) -> Response:
+        principal = await security.authenticate_bearer(runtime.bearer_token(request))
         params = runtime.parse_parameters(
             models.CompleteTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
         )
-        result = await tasks.complete_task(params)
+        result = await tasks.complete_task(principal, params)
+        return result.render()
+
+    async def create_user(request: Request) -> Response:
+        body = runtime.validate_body(
+            models.UserCreate,
+            await runtime.read_json_body(request),
+            min_properties=None,
+            max_properties=None,
+        )
+        result = await users.create_user(body)
+        return result.render()
+
+    async def get_current_user(request: Request) -> Response:
+        principal = await security.authenticate_bearer(runtime.bearer_token(request))
+        result = await users.get_current_user(principal)
+        return result.render()
+
+    async def create_token(request: Request) -> Response:
+        body = runtime.validate_body(
+            models.PasswordGrant,
+            await runtime.read_form_body(request),
+            min_properties=None,
+            max_properties=None,
+        )
+        result = await auth.create_token(body)
         return result.render()
 
     async def get_health(request: Request) -> Response:
@@ -264,9 +390,27 @@ def build_routes(*, tasks: TasksHandlers, meta: MetaHandlers) -> list[BaseRoute]
             },
         ),
         runtime.OperationRoute(
+            "/users",
+            {
+                "POST": (OPERATIONS[6], create_user),
+            },
+        ),
+        runtime.OperationRoute(
+            "/users/me",
+            {
+                "GET": (OPERATIONS[7], get_current_user),
+            },
+        ),
+        runtime.OperationRoute(
+            "/auth/token",
+            {
+                "POST": (OPERATIONS[8], create_token),
+            },
+        ),
+        runtime.OperationRoute(
             "/healthz",
             {
-                "GET": (OPERATIONS[6], get_health),
+                "GET": (OPERATIONS[9], get_health),
             },
         ),
     ]

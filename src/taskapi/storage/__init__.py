@@ -2,5 +2,6 @@
 
 from taskapi.storage.database import Database, Transaction
 from taskapi.storage.tasks import TaskRecord, TaskRepository
+from taskapi.storage.users import UserRecord, UserRepository
 
-__all__ = ["Database", "TaskRecord", "TaskRepository", "Transaction"]
+__all__ = ["Database", "TaskRecord", "TaskRepository", "Transaction", "UserRecord", "UserRepository"]

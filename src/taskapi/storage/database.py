@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from taskapi.storage.tasks import TaskRepository
+from taskapi.storage.users import UserRepository
 
 _WRITE = "taskapi_write"
 
@@ -30,6 +31,7 @@ class Transaction:
 
     connection: AsyncConnection
     tasks: TaskRepository
+    users: UserRepository
 
 
 class Database:
@@ -51,7 +53,7 @@ class Database:
         """A transaction that commits when the block ends and rolls back when it raises."""
         engine = self._writer if write else self.engine
         async with engine.begin() as connection:
-            yield Transaction(connection=connection, tasks=TaskRepository(connection))
+            yield Transaction(connection=connection, tasks=TaskRepository(connection), users=UserRepository(connection))
 
     async def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""

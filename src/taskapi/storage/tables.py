@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, Table, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -43,10 +43,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", Text, nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
 tasks = Table(
     "tasks",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
+    # NULL only for tasks created before users existed (migration 0002): nobody sees those.
+    Column("owner_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
     Column("title", Text, nullable=False),
     Column("description", Text, nullable=True),
     Column("priority", Integer, nullable=False),
@@ -56,5 +68,7 @@ tasks = Table(
     # AUTOINCREMENT: ids of deleted tasks are never handed out again.
     sqlite_autoincrement=True,
 )
-Index("ix_tasks_completed_id", tasks.c.completed, tasks.c.id)
-Index("ix_tasks_priority_id", tasks.c.priority, tasks.c.id)
+# Every task query is per owner and in id order (keyset pagination), with optional filters.
+Index("ix_tasks_owner_id_id", tasks.c.owner_id, tasks.c.id)
+Index("ix_tasks_owner_id_completed_id", tasks.c.owner_id, tasks.c.completed, tasks.c.id)
+Index("ix_tasks_owner_id_priority_id", tasks.c.owner_id, tasks.c.priority, tasks.c.id)

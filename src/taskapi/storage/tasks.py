@@ -48,27 +48,42 @@ class TaskRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def add(self, *, title: str, description: str | None, priority: int, now: datetime) -> TaskRecord:
-        """Insert a task and return it with its new id."""
+    async def add(
+        self, *, owner_id: int, title: str, description: str | None, priority: int, now: datetime
+    ) -> TaskRecord:
+        """Insert a task owned by `owner_id` and return it with its new id."""
         statement = (
             insert(tasks)
             .values(
-                title=title, description=description, priority=priority, completed=False, created_at=now, updated_at=now
+                owner_id=owner_id,
+                title=title,
+                description=description,
+                priority=priority,
+                completed=False,
+                created_at=now,
+                updated_at=now,
             )
             .returning(*_COLUMNS)
         )
         return _record((await self._connection.execute(statement)).one())
 
-    async def get(self, task_id: int) -> TaskRecord | None:
-        """The task with this id, if any."""
-        row = (await self._connection.execute(select(*_COLUMNS).where(tasks.c.id == task_id))).first()
+    async def get(self, owner_id: int, task_id: int) -> TaskRecord | None:
+        """The owner's task with this id, if any."""
+        statement = select(*_COLUMNS).where(tasks.c.id == task_id, tasks.c.owner_id == owner_id)
+        row = (await self._connection.execute(statement)).first()
         return None if row is None else _record(row)
 
     async def page(
-        self, *, after_id: int, limit: int, completed: bool | None = None, priority: int | None = None
+        self,
+        owner_id: int,
+        *,
+        after_id: int,
+        limit: int,
+        completed: bool | None = None,
+        priority: int | None = None,
     ) -> list[TaskRecord]:
-        """Up to `limit` tasks with ids above `after_id`, oldest first (keyset pagination)."""
-        statement = select(*_COLUMNS).where(tasks.c.id > after_id)
+        """Up to `limit` of the owner's tasks with ids above `after_id`, oldest first (keyset pagination)."""
+        statement = select(*_COLUMNS).where(tasks.c.owner_id == owner_id, tasks.c.id > after_id)
         if completed is not None:
             statement = statement.where(tasks.c.completed == completed)
         if priority is not None:
@@ -76,26 +91,34 @@ class TaskRepository:
         rows = await self._connection.execute(statement.order_by(tasks.c.id).limit(limit))
         return [_record(row) for row in rows]
 
-    async def change(self, task_id: int, changes: Mapping[str, Any], *, now: datetime) -> TaskRecord | None:
+    async def change(
+        self, owner_id: int, task_id: int, changes: Mapping[str, Any], *, now: datetime
+    ) -> TaskRecord | None:
         """Apply `changes` (a subset of title, description, priority, completed); None if no such task."""
         unknown = set(changes) - UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
-        statement = update(tasks).where(tasks.c.id == task_id).values(**changes, updated_at=now).returning(*_COLUMNS)
+        statement = (
+            update(tasks)
+            .where(tasks.c.id == task_id, tasks.c.owner_id == owner_id)
+            .values(**changes, updated_at=now)
+            .returning(*_COLUMNS)
+        )
         row = (await self._connection.execute(statement)).first()
         return None if row is None else _record(row)
 
-    async def complete(self, task_id: int, *, now: datetime) -> TaskRecord | None:
+    async def complete(self, owner_id: int, task_id: int, *, now: datetime) -> TaskRecord | None:
         """Mark the task completed; a completed task is left as it is. None if no such task."""
         statement = (
             update(tasks)
-            .where(tasks.c.id == task_id, tasks.c.completed.is_(False))
+            .where(tasks.c.id == task_id, tasks.c.owner_id == owner_id, tasks.c.completed.is_(False))
             .values(completed=True, updated_at=now)
         )
         await self._connection.execute(statement)
-        return await self.get(task_id)
+        return await self.get(owner_id, task_id)
 
-    async def remove(self, task_id: int) -> bool:
+    async def remove(self, owner_id: int, task_id: int) -> bool:
         """Delete the task; False if there was none."""
-        result = await self._connection.execute(delete(tasks).where(tasks.c.id == task_id))
+        statement = delete(tasks).where(tasks.c.id == task_id, tasks.c.owner_id == owner_id)
+        result = await self._connection.execute(statement)
         return result.rowcount > 0

@@ -1,0 +1,160 @@
+"""Authentication: Argon2 password hashes (pwdlib), HS256 bearer tokens (PyJWT), and the bearer check
+that the generated routes call before every operation the spec secures."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import anyio
+import jwt
+from pwdlib import PasswordHash
+
+from taskapi.clock import Clock, utc_now
+from taskapi.errors import Unauthorized
+from taskapi.settings import Settings
+from taskapi.storage import Database
+
+MIN_KEY_BYTES = 32
+# Argon2 is built to cost memory and CPU: bound how many hashes run at once.
+_HASHING_SLOTS = 2
+
+
+class InsecureConfiguration(RuntimeError):
+    """The settings would make tokens forgeable; the server refuses to start."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    user_id: int
+    username: str
+    created_at: datetime
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The HMAC key for tokens: TASKAPI_JWT_SECRET, or in development a random key kept in a file."""
+    if settings.jwt_secret is not None:
+        key = settings.jwt_secret.get_secret_value().encode()
+        if len(key) < MIN_KEY_BYTES:
+            raise InsecureConfiguration(f"TASKAPI_JWT_SECRET must be at least {MIN_KEY_BYTES} bytes")
+        return key
+    if settings.env == "development":
+        return _load_or_create_key(settings.jwt_secret_file)
+    raise InsecureConfiguration(
+        "TASKAPI_JWT_SECRET is not set: production (TASKAPI_ENV=production) needs a secret of at least "
+        f"{MIN_KEY_BYTES} bytes, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+    )
+
+
+def _load_or_create_key(path: Path) -> bytes:
+    # O_EXCL: when several workers start at once, exactly one writes the key and all read the same one.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            key = path.read_bytes().strip()
+            if len(key) >= MIN_KEY_BYTES:
+                return key
+            time.sleep(0.01)
+        raise InsecureConfiguration(f"{path} holds no usable key; delete it to make a new one") from None
+    key = secrets.token_urlsafe(48).encode()
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(key + b"\n")
+    return key
+
+
+class Passwords:
+    """Argon2 hashing off the event loop, and verification that costs the same for unknown users."""
+
+    def __init__(self, hasher: PasswordHash | None = None) -> None:
+        self._hasher = hasher or PasswordHash.recommended()
+        self._dummy_hash: str | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def _run(self, function: Callable[..., object], *args: str) -> object:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(_HASHING_SLOTS)
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+
+    async def hash(self, password: str) -> str:
+        """An Argon2 hash of the password."""
+        return str(await self._run(self._hasher.hash, password))
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        """Whether the password matches; with no hash (unknown user) a dummy is checked, at the same cost."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash(secrets.token_urlsafe(32))
+        matches = bool(await self._run(self._hasher.verify, password, password_hash or self._dummy_hash))
+        return matches and password_hash is not None
+
+
+class Tokens:
+    """Issue and verify bearer tokens: HS256 only, with exp, iat, nbf, sub, iss and aud."""
+
+    ALGORITHM = "HS256"
+
+    def __init__(self, key: bytes, *, issuer: str, audience: str, ttl_seconds: int, clock: Clock = utc_now) -> None:
+        self._key = key
+        self._issuer = issuer
+        self._audience = audience
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+
+    def issue(self, user_id: int) -> str:
+        """A token for this user, valid for `ttl_seconds`."""
+        now = int(self._clock().timestamp())
+        claims = {
+            "sub": str(user_id),
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.ttl_seconds,
+            "jti": secrets.token_urlsafe(12),
+        }
+        return jwt.encode(claims, self._key, algorithm=self.ALGORITHM)
+
+    def subject(self, token: str) -> int:
+        """The user id a token was issued to; Unauthorized unless it is valid now, in every claim."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[self.ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"], "strict_aud": True},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("The bearer token has expired.") from None
+        except jwt.InvalidTokenError:
+            raise Unauthorized("The bearer token is not valid.") from None
+        subject = claims["sub"]
+        if not (isinstance(subject, str) and subject.isdigit() and subject.isascii()):
+            raise Unauthorized("The bearer token is not valid.")
+        return int(subject)
+
+
+class BearerAuthenticator:
+    """Implements the generated `server.SecurityHandlers[Principal]`."""
+
+    def __init__(self, db: Database, tokens: Tokens) -> None:
+        self._db = db
+        self._tokens = tokens
+
+    async def authenticate_bearer(self, token: str) -> Principal:
+        """The caller a token stands for, whose account must still exist."""
+        user_id = self._tokens.subject(token)
+        async with self._db.transaction() as tx:
+            user = await tx.users.get(user_id)
+        if user is None:
+            raise Unauthorized("The bearer token's user no longer exists.")
+        return Principal(user_id=user.id, username=user.username, created_at=user.created_at)

@@ -1,0 +1,35 @@
+"""The `users` operations."""
+
+from __future__ import annotations
+
+from taskapi.auth import Passwords, Principal
+from taskapi.clock import Clock, utc_now
+from taskapi.errors import Conflict
+from taskapi.generated import models, server
+from taskapi.storage import Database
+
+
+class UserHandlers:
+    """Implements `server.UsersHandlers[Principal]`."""
+
+    def __init__(self, db: Database, passwords: Passwords, clock: Clock = utc_now) -> None:
+        self._db = db
+        self._passwords = passwords
+        self._clock = clock
+
+    async def create_user(self, body: models.UserCreate) -> server.CreateUserResponse:
+        """Sign up: store the username with an Argon2 hash of the password, never the password."""
+        password_hash = await self._passwords.hash(body.password)
+        async with self._db.transaction(write=True) as tx:
+            user = await tx.users.add(username=body.username, password_hash=password_hash, now=self._clock())
+        if user is None:
+            raise Conflict(f"The username {body.username} is taken.")
+        return server.CreateUser201Response(
+            body=models.User(id=user.id, username=user.username, created_at=user.created_at)
+        )
+
+    async def get_current_user(self, principal: Principal) -> server.GetCurrentUserResponse:
+        """The account the bearer token belongs to."""
+        return server.GetCurrentUser200Response(
+            body=models.User(id=principal.user_id, username=principal.username, created_at=principal.created_at)
+        )

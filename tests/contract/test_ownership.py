@@ -1,0 +1,49 @@
+"""BOLA over real HTTP: two users on the live server; the second can neither see nor touch the first's
+tasks, and the first's data is unchanged afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.contract.run import random_credentials, sign_in
+from tests.liveserver import live_server
+
+pytestmark = pytest.mark.contract
+
+
+def test_a_second_user_cannot_read_list_update_complete_or_delete(tmp_path: Path) -> None:
+    with live_server(tmp_path / "server") as base_url:
+        a = httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {sign_in(base_url, *random_credentials())}"}
+        )
+        b = httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {sign_in(base_url, *random_credentials())}"}
+        )
+        with a, b:
+            tasks = [
+                a.post("/tasks", json={"title": f"a{n}", "description": "private", "priority": 2}).json()
+                for n in range(3)
+            ]
+            before = a.get("/tasks").json()
+            assert before["items"] == tasks
+
+            assert b.get("/tasks").json() == {"items": [], "next_cursor": None}
+            for task in tasks:
+                path = f"/tasks/{task['id']}"
+                responses = [
+                    b.get(path),
+                    b.patch(path, json={"title": "mine now", "completed": True}),
+                    b.patch(f"{path}/complete"),
+                    b.delete(path),
+                ]
+                for response in responses:
+                    assert response.status_code == 404, response.text
+                    assert response.headers["content-type"] == "application/problem+json"
+                    assert "private" not in response.text
+
+            assert a.get("/tasks").json() == before
+            for task in tasks:
+                assert a.get(f"/tasks/{task['id']}").json() == task

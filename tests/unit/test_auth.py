@@ -1,0 +1,100 @@
+"""Signing keys, tokens and password verification, without a server."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import cast
+
+import pytest
+from pwdlib import PasswordHash
+from pydantic import SecretStr
+
+from taskapi.auth import InsecureConfiguration, Passwords, Tokens, signing_key
+from taskapi.errors import Unauthorized
+from taskapi.settings import Settings
+
+KEY = b"unit-tests-" + b"k" * 40
+
+
+def test_production_refuses_to_run_without_a_secret(tmp_path: Path) -> None:
+    with pytest.raises(InsecureConfiguration, match="TASKAPI_JWT_SECRET is not set"):
+        signing_key(Settings(env="production", jwt_secret=None, jwt_secret_file=tmp_path / "key"))
+    assert not (tmp_path / "key").exists()
+
+
+def test_short_secrets_are_refused() -> None:
+    with pytest.raises(InsecureConfiguration, match="at least 32 bytes"):
+        signing_key(Settings(jwt_secret=SecretStr("too-short")))
+
+
+def test_development_keeps_one_random_key_private(tmp_path: Path) -> None:
+    settings = Settings(env="development", jwt_secret=None, jwt_secret_file=tmp_path / "var" / "jwt-secret")
+    first = signing_key(settings)
+    assert len(first) >= 32
+    assert signing_key(settings) == first
+    assert stat.S_IMODE(settings.jwt_secret_file.stat().st_mode) == 0o600
+    other = Settings(env="development", jwt_secret=None, jwt_secret_file=tmp_path / "elsewhere")
+    assert signing_key(other) != first
+
+
+def test_a_token_names_its_user() -> None:
+    tokens = Tokens(KEY, issuer="taskapi", audience="taskapi", ttl_seconds=600)
+    assert tokens.subject(tokens.issue(42)) == 42
+
+
+def test_a_token_expires() -> None:
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    tokens = Tokens(KEY, issuer="taskapi", audience="taskapi", ttl_seconds=3600, clock=lambda: two_hours_ago)
+    with pytest.raises(Unauthorized, match="expired"):
+        tokens.subject(tokens.issue(1))
+
+
+def test_tokens_of_another_issuer_or_audience_are_refused() -> None:
+    ours = Tokens(KEY, issuer="taskapi", audience="taskapi", ttl_seconds=600)
+    for other in (
+        Tokens(KEY, issuer="other", audience="taskapi", ttl_seconds=600),
+        Tokens(KEY, issuer="taskapi", audience="other", ttl_seconds=600),
+    ):
+        with pytest.raises(Unauthorized):
+            ours.subject(other.issue(1))
+
+
+class CountingHasher:
+    """A stand-in for pwdlib's PasswordHash that records what it verifies."""
+
+    def __init__(self) -> None:
+        self.verified: list[str] = []
+
+    def hash(self, password: str) -> str:
+        return f"hash:{password}"
+
+    def verify(self, password: str, password_hash: str) -> bool:
+        self.verified.append(password_hash)
+        return password_hash == f"hash:{password}"
+
+
+@pytest.mark.anyio
+async def test_unknown_users_cost_one_verification_like_known_ones() -> None:
+    hasher = CountingHasher()
+    passwords = Passwords(cast(PasswordHash, hasher))
+    assert await passwords.verify("pw", "hash:pw") is True
+    assert await passwords.verify("pw", "hash:other") is False
+    assert await passwords.verify("pw", None) is False
+    assert len(hasher.verified) == 3
+    assert hasher.verified[2].startswith("hash:")  # the dummy, hashed like a real password
+
+
+@pytest.mark.anyio
+async def test_real_hashes_are_argon2id() -> None:
+    passwords = Passwords()
+    stored = await passwords.hash("correct horse battery staple")
+    assert stored.startswith("$argon2id$")
+    assert await passwords.verify("correct horse battery staple", stored)
+    assert not await passwords.verify("wrong horse battery staple", stored)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
