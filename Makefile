@@ -15,7 +15,7 @@ MAX_EXAMPLES ?= 50
 PYTEST := $(PY) -m pytest
 JUNIT := build/junit
 
-.PHONY: help install lock generate check lint typecheck test test-unit test-integration test-api test-contract contract run migrate clean
+.PHONY: help install lock generate check lint typecheck test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,19 +48,34 @@ lint: $(STAMP) ## ruff (lint + format check)
 typecheck: $(STAMP) ## mypy --strict on src/, codegen/ and tests/
 	$(VENV)/bin/mypy
 
-test: $(STAMP) ## every suite: unit, integration, api, contract (Schemathesis on a live server)
-	$(PYTEST) tests --junitxml=$(JUNIT)/all.xml
+test: $(STAMP) ## every suite on SQLite, then integration/api/contract on PostgreSQL when a server answers
+	$(PYTEST) tests --junitxml=$(JUNIT)/sqlite.xml
+	@if why=$$($(PY) -m tests.databases); then \
+		$(MAKE) --no-print-directory test-postgres; \
+	elif [ -n "$${TASKAPI_REQUIRE_POSTGRES:-}" ]; then \
+		echo "TASKAPI_REQUIRE_POSTGRES is set but the PostgreSQL leg cannot run: $$why" >&2; exit 1; \
+	else \
+		echo; echo "*** The PostgreSQL leg was NOT run: $$why"; \
+		echo "*** Start PostgreSQL (or set TASKAPI_TEST_POSTGRES_URL) and run: make test-postgres"; \
+	fi
+
+test-postgres: $(STAMP) ## integration, api and contract suites on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
+	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/integration tests/api tests/contract \
+		--junitxml=$(JUNIT)/postgresql.xml
 
 test-unit: $(STAMP) ## unit tests (no I/O)
 	$(PYTEST) tests/unit --junitxml=$(JUNIT)/unit.xml
 
-test-integration: $(STAMP) ## storage, migrations and codegen against real files and databases
+test-integration: $(STAMP) ## storage, migrations and codegen against real databases and files
 	$(PYTEST) tests/integration --junitxml=$(JUNIT)/integration.xml
 
-test-api: $(STAMP) ## the app in-process over a real SQLite database
+test-api: $(STAMP) ## the app in-process over a real database
 	$(PYTEST) tests/api --junitxml=$(JUNIT)/api.xml
 
-test-contract: $(STAMP) ## Schemathesis against a live uvicorn (the gate `make test` runs)
+test-contract: $(STAMP) ## live uvicorn: Schemathesis, ownership, concurrency
+	$(PYTEST) tests/contract --junitxml=$(JUNIT)/contract.xml
+
+contract: $(STAMP) ## Schemathesis against a live uvicorn (the gate `make test` runs)
 	$(PYTEST) tests/contract --junitxml=$(JUNIT)/contract.xml
 
 contract: $(STAMP) ## Schemathesis against BASE_URL (default: a fresh local server); SEED, MAX_EXAMPLES

@@ -1,27 +1,54 @@
-"""Fixtures shared by every kind of test."""
+"""Fixtures shared by every kind of test: databases of the run's backend (see tests/databases.py)."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from taskapi.storage.migrate import upgrade
+from tests.databases import BACKEND, Databases, postgres_reachable, reset
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_report_header() -> str:
+    return f"taskapi test backend: {BACKEND}"
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file at the newest migration, made once; tests copy it instead of migrating again."""
-    path = tmp_path_factory.mktemp("template") / "taskapi.db"
-    upgrade(f"sqlite+aiosqlite:///{path}")
-    return path
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    """Fresh databases on demand; PostgreSQL ones are dropped when the run ends."""
+    if BACKEND == "postgresql" and (why := postgres_reachable()) is not None:
+        pytest.fail(f"TASKAPI_TEST_BACKEND=postgresql but the server is unreachable: {why}", pytrace=False)
+    made = Databases(tmp_path_factory.mktemp("databases"))
+    yield made
+    made.drop_all()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(databases: Databases) -> str:
+    """A database at the newest migration, made once per run."""
+    url = databases.fresh()
+    upgrade(url)
+    return url
 
 
 @pytest.fixture
-def database_url(tmp_path: Path, migrated_template: Path) -> str:
-    """A fresh, migrated SQLite database for one test."""
+def database_url(migrated_template: str, tmp_path: Path) -> str:
+    """A migrated database with no rows, for one test: a copy of the SQLite file, or the run's
+    PostgreSQL database emptied."""
+    if BACKEND == "postgresql":
+        reset(migrated_template)
+        return migrated_template
     path = tmp_path / "taskapi.db"
-    path.write_bytes(migrated_template.read_bytes())
+    shutil.copyfile(migrated_template.removeprefix("sqlite+aiosqlite:///"), path)
     return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+def empty_database_url(databases: Databases) -> str:
+    """A database with no schema at all."""
+    return databases.fresh()

@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audience=settings.jwt_audience,
         ttl_seconds=settings.token_ttl_seconds,
     )
-    db = Database(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    db = Database.from_settings(settings)
     passwords = Passwords()
     document = contract.spec_document()
 

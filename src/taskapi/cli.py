@@ -46,6 +46,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         loop="uvloop",
         http="httptools",
         proxy_headers=False,

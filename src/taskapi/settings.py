@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Log level of the server."
     )
+    db_pool_size: int = Field(default=5, ge=1, le=200, description="Connections each worker keeps open.")
+    db_max_overflow: int = Field(default=10, ge=0, le=200, description="Extra connections a worker may open.")
+    db_pool_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long a request waits for a free connection before failing."
+    )
+    shutdown_timeout_seconds: int = Field(
+        default=10, ge=1, le=300, description="On SIGTERM, how long in-flight requests may take to finish."
+    )
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long a SQLite writer waits for the write lock before failing."
     )

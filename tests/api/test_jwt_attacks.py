@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.api.conftest import JWT_SECRET, User
 from tests.api.problems import assert_problem
+from tests.databases import execute
 
 pytestmark = pytest.mark.anyio
 
@@ -93,9 +93,7 @@ async def test_no_token_is_401_with_a_bare_challenge(anonymous: httpx.AsyncClien
 
 async def test_the_token_of_a_deleted_user_is_401(alice: User, database_url: str) -> None:
     assert (await alice.client.post("/tasks", json={"title": "t"})).status_code == 201
-    with sqlite3.connect(database_url.removeprefix("sqlite+aiosqlite:///")) as connection:
-        connection.execute("PRAGMA foreign_keys = ON")
-        connection.execute("DELETE FROM users WHERE id = ?", (alice.id,))
+    await execute(database_url, "DELETE FROM users WHERE id = :id", {"id": alice.id})
     response = await alice.client.get("/tasks")
     assert_problem(response, 401)
     assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'

@@ -14,16 +14,17 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.contract.run import random_credentials, schemathesis_command, sign_in
+from tests.databases import BACKEND
 from tests.liveserver import live_server
 
-REPORT_DIR = ROOT / "build" / "contract"
+REPORT_DIR = ROOT / "build" / "contract" / BACKEND
 
 pytestmark = pytest.mark.contract
 
 
-def test_schemathesis_finds_no_failure_on_the_live_server(tmp_path: Path) -> None:
+def test_schemathesis_finds_no_failure_on_the_live_server(tmp_path: Path, empty_database_url: str) -> None:
     shutil.rmtree(REPORT_DIR, ignore_errors=True)
-    with live_server(tmp_path / "server") as base_url:
+    with live_server(tmp_path / "server", database_url=empty_database_url) as base_url:
         token = sign_in(base_url, *random_credentials())
         result = subprocess.run(
             schemathesis_command(base_url, token=token, report_dir=REPORT_DIR),

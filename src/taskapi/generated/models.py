@@ -175,8 +175,8 @@ class PasswordGrant(BaseModel):
         extra="forbid",
     )
     grant_type: Literal["password"]
-    username: Annotated[StrictStr, Field(max_length=64)]
-    password: Annotated[StrictStr, Field(max_length=256)]
+    username: Annotated[StrictStr, Field(max_length=64, pattern="^[^\\u0000]*$")]
+    password: Annotated[StrictStr, Field(max_length=256, pattern="^[^\\u0000]*$")]
     scope: Annotated[StrictStr | MISSING, Field(max_length=1000)] = MISSING
     """
     Ignored; taskapi has no scopes.

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from taskapi.settings import Settings
 from taskapi.storage.tasks import TaskRepository
 from taskapi.storage.users import UserRepository
 
@@ -37,9 +38,33 @@ class Transaction:
 class Database:
     """One engine (and its pool) per process."""
 
-    def __init__(self, url: str, *, sqlite_busy_timeout_ms: int = 5000) -> None:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database the settings name, with their pool sizes."""
+        return cls(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        )
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        pool_timeout: float = 10.0,
+        sqlite_busy_timeout_ms: int = 5000,
+    ) -> None:
         self.url = make_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=False)
+        in_memory = self.url.get_backend_name() == "sqlite" and self.url.database in (None, "", ":memory:")
+        # An in-memory SQLite database lives in one connection (a static pool): no pool to size.
+        pooling = (
+            {} if in_memory else {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+        )
+        self.engine: AsyncEngine = create_async_engine(self.url, **pooling)
         if self.url.get_backend_name() == "sqlite":
             _configure_sqlite(self.engine, sqlite_busy_timeout_ms)
         self._writer = self.engine.execution_options(**{_WRITE: True})
