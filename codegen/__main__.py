@@ -69,6 +69,7 @@ def _server(contract: Contract, tmp: Path) -> str:
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701 - renders Python source, not HTML
     )
+    env.filters["pyrepr"] = repr
     paths: dict[str, list[object]] = {}
     for op in contract.operations:
         paths.setdefault(op.path, []).append(op)
@@ -86,6 +87,7 @@ def _server(contract: Contract, tmp: Path) -> str:
         secured_tags=contract.secured_tags,
         schemes=sorted({name for op in contract.operations for name in op.security}),
         FORM=FORM,
+        middleware_headers=contract.middleware_headers,
     )
     target = tmp / "server.py"
     target.write_text(HEADER + "\n" + text, encoding="utf-8")

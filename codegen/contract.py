@@ -55,6 +55,8 @@ BODY_ONLY_KEYWORDS = frozenset({"minProperties", "maxProperties"})
 
 PARAMETER_TYPES = frozenset({"integer", "number", "string", "boolean"})
 JSON = "application/json"
+# A response header component marked with this is set by middleware on every response (see MIDDLEWARE_HEADERS).
+MIDDLEWARE_EXTENSION = "x-taskapi-middleware"
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -171,6 +173,17 @@ class Contract:
         """Tags with at least one operation that needs a bearer token."""
         return [tag for tag in self.tags if any(op.secured for op in self.operations if op.tag == tag)]
 
+    @property
+    def middleware_headers(self) -> dict[str, str]:
+        """Response headers that middleware sets, by name, with the pattern of their values."""
+        headers: dict[str, str] = {}
+        for response in _all_responses(self.document):
+            for name, node in response.get("headers", {}).items():
+                header = _Resolver(self.document).resolve(node)
+                if header.get(MIDDLEWARE_EXTENSION):
+                    headers[name] = str(header.get("schema", {}).get("pattern", ".*"))
+        return dict(sorted(headers.items()))
+
     def models_document(self) -> dict[str, Any]:
         """The spec plus one object schema per operation's parameters, for the model generator."""
         doc = copy.deepcopy(self.document)
@@ -253,6 +266,16 @@ def _security(raw: dict[str, Any], default: list[dict[str, Any]], schemes: set[s
             if name not in names:
                 names.append(name)
     return tuple(names)
+
+
+def _all_responses(document: dict[str, Any]) -> list[dict[str, Any]]:
+    resolver = _Resolver(document)
+    found = [resolver.resolve(r) for r in document.get("components", {}).get("responses", {}).values()]
+    for item in document.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            for response in item.get(method, {}).get("responses", {}).values():
+                found.append(resolver.resolve(response))
+    return found
 
 
 def _refs(node: Any) -> list[str]:
@@ -420,6 +443,8 @@ def _success(status: int, response: dict[str, Any], where: str, resolver: _Resol
     headers: list[Header] = []
     for name, header_node in response.get("headers", {}).items():
         header = resolver.resolve(header_node)
+        if header.get(MIDDLEWARE_EXTENSION):
+            continue  # set on every response by middleware, not by the handler
         schema = resolver.resolve(header.get("schema", {}))
         json_type = schema.get("type")
         if json_type not in ("string", "integer"):

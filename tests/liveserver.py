@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -36,11 +37,27 @@ def _env(database_url: str, extra: Mapping[str, str] | None) -> dict[str, str]:
     return env
 
 
+@dataclass
+class LiveServer:
+    """A running `taskapi serve`."""
+
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    database_url: str
+
+    def __str__(self) -> str:
+        return self.base_url
+
+    def log_lines(self) -> list[str]:
+        return self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+
+
 @contextmanager
 def live_server(
     workdir: Path, *, database_url: str | None = None, workers: int = 1, env: Mapping[str, str] | None = None
-) -> Iterator[str]:
-    """Migrate a database, serve it, yield the base URL; stop the server (by PID) on exit."""
+) -> Iterator[LiveServer]:
+    """Migrate a database, serve it, yield the server; stop it (SIGTERM by PID, then SIGKILL) on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite+aiosqlite:///{workdir / 'taskapi.db'}"
     environment = _env(url, env)
@@ -57,7 +74,7 @@ def live_server(
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base_url, process, workdir / "server.log")
-        yield base_url
+        yield LiveServer(base_url=base_url, process=process, log=workdir / "server.log", database_url=url)
     finally:
         process.terminate()
         try:

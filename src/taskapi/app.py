@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from taskapi import contract
 from taskapi.auth import BearerAuthenticator, Passwords, Tokens, signing_key
@@ -16,6 +17,7 @@ from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
 from taskapi.handlers.tasks import TaskHandlers
 from taskapi.handlers.users import UserHandlers
+from taskapi.middleware import REQUEST_ID, RequestContext
 from taskapi.settings import Settings
 from taskapi.storage import Database
 from taskapi.storage.migrate import head_revision
@@ -72,4 +74,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes.extend(routes)
     app.router.routes.extend(contract.documentation_routes())
     add_exception_handlers(app)
+    # Bearer tokens, not cookies: browsers never send credentials, so `*` is safe when configured.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=False,
+        allow_methods=sorted({op.method for op in server.OPERATIONS}),
+        allow_headers=["Authorization", "Content-Type", REQUEST_ID],
+        expose_headers=["Location", "WWW-Authenticate", REQUEST_ID],
+        max_age=600,
+    )
+    # Added last, so outermost: ids and the access log cover CORS preflights and error pages too.
+    app.add_middleware(RequestContext, request_id_pattern=server.MIDDLEWARE_HEADERS[REQUEST_ID])
     return app

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
+    from taskapi.logs import log_config
+
     uvicorn.run(
         "taskapi.asgi:app",
         factory=True,
@@ -46,6 +48,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
+        access_log=False,  # taskapi.middleware writes the access log, one JSON line per request
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         loop="uvloop",
         http="httptools",

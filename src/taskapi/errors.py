@@ -9,8 +9,9 @@
     ├── starlette HTTPException     routing (404, 405 + Allow) and body decoding (400, 415)
     └── anything else               500, logged with its traceback, never sent to the client
 
-`add_exception_handlers(app)` turns each of these into a problem document whose `status` equals the
-HTTP status; the shapes are the spec's `Problem` and `ValidationProblem` models.
+`render_error` turns each of these into a problem document whose `status` equals the HTTP status; the
+shapes are the spec's `Problem` and `ValidationProblem` models. `add_exception_handlers(app)` routes the
+first three to it; anything else escapes the app and `middleware.RequestContext` renders it.
 """
 
 from __future__ import annotations
@@ -154,6 +155,6 @@ def _http_detail(request: Request, exc: HTTPException) -> str:
 
 
 def add_exception_handlers(app: FastAPI) -> None:
-    """Send every error the app can raise through `render_error`."""
-    for exc_type in (ApiError, RequestValidationError, HTTPException, Exception):
+    """Send the errors the app raises on purpose through `render_error` (the rest: see RequestContext)."""
+    for exc_type in (ApiError, RequestValidationError, HTTPException):
         app.add_exception_handler(exc_type, render_error)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -32,6 +35,10 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: int = Field(
         default=10, ge=1, le=300, description="On SIGTERM, how long in-flight requests may take to finish."
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins browsers may call from (`https://app.example`), or `*`.",
+    )
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long a SQLite writer waits for the write lock before failing."
     )
@@ -49,3 +56,20 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field(default="taskapi", description="The `iss` claim tokens carry and must carry.")
     jwt_audience: str = Field(default="taskapi", description="The `aud` claim tokens carry and must carry.")
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30, description="Lifetime of a bearer token.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("`*` allows every origin; list origins or use `*` alone")
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+        return origins

@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return run(args.base_url.rstrip("/"))
     from tests.liveserver import live_server
 
-    with tempfile.TemporaryDirectory(prefix="taskapi-contract-") as tmp, live_server(Path(tmp)) as base_url:
-        return run(base_url)
+    with tempfile.TemporaryDirectory(prefix="taskapi-contract-") as tmp, live_server(Path(tmp)) as server:
+        return run(server.base_url)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.contract
 
 
 def test_a_second_user_cannot_read_list_update_complete_or_delete(tmp_path: Path, empty_database_url: str) -> None:
-    with live_server(tmp_path / "server", database_url=empty_database_url) as base_url:
+    with live_server(tmp_path / "server", database_url=empty_database_url) as server:
+        base_url = server.base_url
         a = httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {sign_in(base_url, *random_credentials())}"}
         )

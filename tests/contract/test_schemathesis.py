@@ -24,7 +24,8 @@ pytestmark = pytest.mark.contract
 
 def test_schemathesis_finds_no_failure_on_the_live_server(tmp_path: Path, empty_database_url: str) -> None:
     shutil.rmtree(REPORT_DIR, ignore_errors=True)
-    with live_server(tmp_path / "server", database_url=empty_database_url) as base_url:
+    with live_server(tmp_path / "server", database_url=empty_database_url) as server:
+        base_url = server.base_url
         token = sign_in(base_url, *random_credentials())
         result = subprocess.run(
             schemathesis_command(base_url, token=token, report_dir=REPORT_DIR),

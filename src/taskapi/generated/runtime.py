@@ -25,6 +25,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+# What the generated routes record in the ASGI scope, for middleware (access logs) to read.
+OPERATION_ID = "taskapi.operation_id"
+ROUTE_TEMPLATE = "taskapi.route"
+PRINCIPAL = "taskapi.principal"
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -55,7 +60,8 @@ class OperationRoute(Route):
 
         async def dispatch(request: Request) -> Response:
             info, endpoint = self.operations["GET" if request.method == "HEAD" else request.method]
-            request.scope["operation_id"] = info.operation_id
+            request.scope[OPERATION_ID] = info.operation_id
+            request.scope[ROUTE_TEMPLATE] = info.path
             return await endpoint(request)
 
         super().__init__(path, dispatch, methods=sorted(self.operations), include_in_schema=False)

@@ -236,6 +236,12 @@ class MetaHandlers(Protocol):
         ...
 
 
+MIDDLEWARE_HEADERS: dict[str, str] = {
+    "X-Request-ID": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+}
+"""Response headers the spec marks `x-taskapi-middleware`, with the pattern their values must match."""
+
+
 OPERATIONS: tuple[runtime.OperationInfo, ...] = (
     runtime.OperationInfo("listTasks", "GET", "/tasks", "tasks", "list_tasks"),
     runtime.OperationInfo("createTask", "POST", "/tasks", "tasks", "create_task"),
@@ -273,6 +279,7 @@ def build_routes(
 
     async def list_tasks(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
+        request.scope[runtime.PRINCIPAL] = principal
         params = runtime.parse_parameters(
             models.ListTasksParams,
             (
@@ -287,6 +294,7 @@ def build_routes(
 
     async def create_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
+        request.scope[runtime.PRINCIPAL] = principal
         body = runtime.validate_body(
             models.TaskCreate,
             await runtime.read_json_body(request),
@@ -298,6 +306,7 @@ def build_routes(
 
     async def get_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
+        request.scope[runtime.PRINCIPAL] = principal
         params = runtime.parse_parameters(
             models.GetTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
@@ -307,6 +316,7 @@ def build_routes(
 
     async def delete_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
+        request.scope[runtime.PRINCIPAL] = principal
         params = runtime.parse_parameters(
             models.DeleteTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
@@ -316,6 +326,7 @@ def build_routes(
 
     async def update_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
+        request.scope[runtime.PRINCIPAL] = principal
         params = runtime.parse_parameters(
             models.UpdateTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
@@ -331,6 +342,7 @@ def build_routes(
 
     async def complete_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
+        request.scope[runtime.PRINCIPAL] = principal
         params = runtime.parse_parameters(
             models.CompleteTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
@@ -350,6 +362,7 @@ def build_routes(
 
     async def get_current_user(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
+        request.scope[runtime.PRINCIPAL] = principal
         result = await users.get_current_user(principal)
         return result.render()
 

@@ -1,0 +1,120 @@
+"""Request ids, CORS and the access log, in-process."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from taskapi.app import create_app
+from taskapi.settings import Settings
+from tests.api.conftest import User
+
+pytestmark = pytest.mark.anyio
+GENERATED = re.compile(r"[0-9a-f]{32}")
+
+
+async def test_every_response_carries_a_request_id(client: httpx.AsyncClient, anonymous: httpx.AsyncClient) -> None:
+    responses = [
+        await client.get("/tasks"),
+        await client.post("/tasks", json={}),
+        await client.get("/tasks/42"),
+        await client.put("/tasks"),
+        await anonymous.get("/tasks"),
+        await anonymous.get("/nowhere"),
+        await anonymous.get("/openapi.json"),
+        await anonymous.get("/docs"),
+    ]
+    ids = [r.headers["x-request-id"] for r in responses]
+    assert all(GENERATED.fullmatch(i) for i in ids)
+    assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("abc-123", True),
+        ("trace:span.1_2", True),
+        ("x" * 128, True),
+        ("x" * 129, False),
+        ("has space", False),
+        ("-lead", False),
+    ],
+)
+async def test_well_formed_request_ids_are_echoed(anonymous: httpx.AsyncClient, sent: str, echoed: bool) -> None:
+    response = await anonymous.get("/healthz", headers={"X-Request-ID": sent})
+    assert (response.headers["x-request-id"] == sent) is echoed
+    if not echoed:
+        assert GENERATED.fullmatch(response.headers["x-request-id"])
+
+
+async def test_an_unexpected_error_still_carries_an_id(client: httpx.AsyncClient, database_url: str) -> None:
+    from tests.databases import execute
+
+    await execute(database_url, "ALTER TABLE tasks RENAME TO gone")
+    try:
+        response = await client.get("/tasks")
+    finally:
+        await execute(database_url, "ALTER TABLE gone RENAME TO tasks")
+    assert response.status_code == 500
+    assert GENERATED.fullmatch(response.headers["x-request-id"])
+
+
+async def test_one_access_record_per_request(
+    alice: User, anonymous: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="taskapi.access"):
+        await alice.client.post("/tasks", json={"title": "t"})
+        await anonymous.get("/tasks")
+    records = [getattr(r, "fields", {}) for r in caplog.records if r.name == "taskapi.access"]
+    assert [(r["operation_id"], r["status"], r["user_id"]) for r in records] == [
+        ("createTask", 201, alice.id),
+        ("listTasks", 401, None),
+    ]
+
+
+@pytest.fixture
+async def cors_app(settings: Settings) -> FastAPI:
+    return create_app(settings.model_copy(update={"cors_origins": ["https://app.example"]}))
+
+
+async def test_cors_preflight_from_an_allowed_origin(cors_app: FastAPI) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=cors_app), base_url="http://testserver") as http:
+        preflight = await http.options(
+            "/tasks",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        assert "access-control-allow-credentials" not in preflight.headers
+        refused = await http.options(
+            "/tasks", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+        )
+        assert refused.status_code == 400
+        assert "access-control-allow-origin" not in refused.headers
+        simple = await http.get("/healthz", headers={"Origin": "https://app.example"})
+        assert simple.headers["access-control-allow-origin"] == "https://app.example"
+        assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+
+
+async def test_no_cors_headers_unless_configured(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.get("/healthz", headers={"Origin": "https://app.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_origins_are_checked() -> None:
+    assert Settings(cors_origins="https://a.example, http://localhost:3000").cors_origins == [
+        "https://a.example",
+        "http://localhost:3000",
+    ]
+    for bad in ("https://a.example/path", "*,https://a.example", "ftp://x"):
+        with pytest.raises(ValueError, match="origin"):
+            Settings(cors_origins=bad)
