@@ -15,7 +15,7 @@ MAX_EXAMPLES ?= 50
 PYTEST := $(PY) -m pytest
 JUNIT := build/junit
 
-.PHONY: help install lock generate check lint typecheck test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
+.PHONY: help install lock generate check lint typecheck bench test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,10 +42,10 @@ check: $(STAMP) ## validate the spec, detect stale generated code and undeclared
 	$(MAKE) --no-print-directory lint typecheck
 
 lint: $(STAMP) ## ruff (lint + format check)
-	$(VENV)/bin/ruff check src codegen tests
-	$(VENV)/bin/ruff format --check src codegen tests
+	$(VENV)/bin/ruff check src codegen tests bench
+	$(VENV)/bin/ruff format --check src codegen tests bench
 
-typecheck: $(STAMP) ## mypy --strict on src/, codegen/ and tests/
+typecheck: $(STAMP) ## mypy --strict on src/, codegen/, tests/ and bench/
 	$(VENV)/bin/mypy
 
 test: $(STAMP) ## every suite on SQLite, then integration/api/contract on PostgreSQL when a server answers
@@ -80,6 +80,11 @@ contract: $(STAMP) ## Schemathesis against a live uvicorn (the gate `make test` 
 
 contract: $(STAMP) ## Schemathesis against BASE_URL (default: a fresh local server); SEED, MAX_EXAMPLES
 	$(PY) -m tests.contract.run --base-url "$(BASE_URL)" --seed $(SEED) --max-examples $(MAX_EXAMPLES)
+
+bench: $(STAMP) ## benchmark vs the tutorial peer and the raw-ASGI limit (installs wrk); build/bench/
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
+		(apt-get update -qq && apt-get install -y -qq wrk) >/dev/null || sudo apt-get install -y -qq wrk; }
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 migrate: $(STAMP) ## apply the database migrations (TASKAPI_DATABASE_URL, default ./var/taskapi.db)
 	$(VENV)/bin/taskapi migrate

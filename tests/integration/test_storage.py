@@ -93,7 +93,7 @@ async def test_usernames_are_unique_and_a_clash_keeps_the_transaction_usable(db:
 async def test_deleting_a_user_deletes_their_tasks(db: Database, owner: int) -> None:
     async with db.transaction(write=True) as tx:
         await tx.tasks.add(owner_id=owner, title="t", description=None, priority=1, now=NOW)
-        await tx.connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": owner})
+        await tx.connection.execute(text("DELETE FROM users WHERE id = :id").bindparams(id=owner))
     async with db.transaction() as tx:
         count = (await tx.connection.execute(text("SELECT count(*) FROM tasks"))).scalar_one()
     assert count == 0

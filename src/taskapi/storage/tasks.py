@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from taskapi.storage.tables import tasks
+
+if TYPE_CHECKING:
+    from taskapi.storage.database import Executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ def _record(row: Any) -> TaskRecord:
 class TaskRepository:
     """Reads and writes tasks inside the caller's transaction."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Executor) -> None:
         self._connection = connection
 
     async def add(

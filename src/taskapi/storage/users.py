@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from taskapi.storage.tables import users
+
+if TYPE_CHECKING:
+    from taskapi.storage.database import Executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,7 @@ def _record(row: Any) -> UserRecord:
 class UserRepository:
     """Reads and writes users inside the caller's transaction."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Executor) -> None:
         self._connection = connection
 
     async def add(self, *, username: str, password_hash: str, now: datetime) -> UserRecord | None:
@@ -42,7 +44,7 @@ class UserRepository:
             insert(users).values(username=username, password_hash=password_hash, created_at=now).returning(*_COLUMNS)
         )
         try:
-            async with self._connection.begin_nested():
+            async with self._connection.savepoint():
                 return _record((await self._connection.execute(statement)).one())
         except IntegrityError:
             return None

@@ -1,0 +1,1 @@
+"""The servers taskapi is measured against."""

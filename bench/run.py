@@ -1,0 +1,551 @@
+"""`make bench`: taskapi against the tutorial app (the peer) and a raw ASGI app (the limit).
+
+Each server runs alone, one worker pinned to core 0, while wrk (pinned to core 1) drives it with 64
+connections: warm-up, then several timed repetitions per scenario; the median is reported with its
+spread. Then the scale check: a page deep into 100,000 tasks against a page of 1,000, per backend.
+Ratios are computed within this one run, never against numbers from elsewhere. Results go to
+build/bench/results.json and build/bench/results.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "lua"
+OUT = ROOT / "build" / "bench"
+PASSWORD = "bench password 123"
+POSTGRES_ADMIN = os.environ.get("TASKAPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+SEEDED = 1000
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    label: str
+    script: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+SCENARIOS = (
+    Scenario("get", "GET /tasks/{id}", "get_task.lua", {"BENCH_IDS": str(SEEDED)}),
+    Scenario("list", "GET /tasks?limit=50", "get_path.lua", {"BENCH_PATH": "/tasks?limit=50"}),
+    Scenario("post", "POST /tasks", "post_task.lua"),
+)
+
+
+@dataclass
+class Target:
+    """A server under test: how to start it and, once up, how to fill it and authenticate."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    authenticated: bool
+    token: str = ""
+
+
+@dataclass
+class Measurement:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    errors: int
+
+
+# ---------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(core: int, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(core), *command] if shutil.which("taskset") else command
+
+
+@contextmanager
+def running(target: Target, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, **target.env}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            pinned(0, [part.replace("{port}", str(port)) for part in target.command]),
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{target.name} exited: {log.read_text(errors='replace')[-2000:]}")
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/tasks/1", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            yield process
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's high-water resident set size (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# ---------------------------------------------------------------- wrk
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _latency(output: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+    return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
+
+
+def wrk(url: str, scenario: Scenario, *, token: str, seconds: float, connections: int) -> Measurement:
+    env = {**os.environ, **scenario.env, "BENCH_TOKEN": token}
+    command = pinned(
+        1,
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(LUA / scenario.script),
+            url,
+        ],
+    )
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return Measurement(
+        rps=float(rps.group(1)) if rps else 0.0,
+        p50_ms=_latency(output, "50"),
+        p99_ms=_latency(output, "99"),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        errors=sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
+    )
+
+
+# ---------------------------------------------------------------- seeding
+
+
+def sign_up_and_seed(base_url: str, *, authenticated: bool, tasks: int) -> str:
+    """Sign a user up (taskapi), create `tasks` tasks through the API; the bearer token, or ""."""
+
+    async def run() -> str:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            token = ""
+            if authenticated:
+                created = await http.post("/users", json={"username": "bench", "password": PASSWORD})
+                assert created.status_code == 201, created.text
+                granted = await http.post(
+                    "/auth/token", data={"grant_type": "password", "username": "bench", "password": PASSWORD}
+                )
+                token = granted.json()["access_token"]
+                http.headers["Authorization"] = f"Bearer {token}"
+            gate = asyncio.Semaphore(16)
+
+            async def one(n: int) -> None:
+                async with gate:
+                    response = await http.post("/tasks", json={"title": f"seed {n}", "priority": n % 5 + 1})
+                    assert response.status_code == 201, response.text
+
+            # In order, so ids 1..tasks exist: the GET scenario walks them.
+            for start in range(0, tasks, 100):
+                await asyncio.gather(*(one(n) for n in range(start, min(tasks, start + 100))))
+            return token
+
+    return asyncio.run(run())
+
+
+async def _bulk_seed(database_url: str, count: int, password_hash: str) -> None:
+    """Insert one user and `count` tasks straight into a migrated database (for the scale check)."""
+    from sqlalchemy import insert
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from taskapi.storage.tables import tasks, users
+
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        user = await connection.execute(
+            insert(users).values(username="bench", password_hash=password_hash, created_at=now).returning(users.c.id)
+        )
+        owner = user.scalar_one()
+        rows = [
+            {
+                "owner_id": owner,
+                "title": f"task {n}",
+                "description": None,
+                "priority": n % 5 + 1,
+                "completed": n % 3 == 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for n in range(count)
+        ]
+        for start in range(0, count, 10_000):
+            await connection.execute(insert(tasks), rows[start : start + 10_000])
+    await engine.dispose()
+
+
+# ---------------------------------------------------------------- databases
+
+
+class Databases:
+    """Fresh databases for the run, dropped at the end (PostgreSQL) or left in the temp dir (SQLite)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.created: list[str] = []
+
+    def sqlite(self) -> str:
+        return f"sqlite+aiosqlite:///{self.directory / secrets.token_hex(4)}.db"
+
+    def postgres(self) -> str | None:
+        from sqlalchemy.engine import make_url
+
+        name = f"taskapi_bench_{secrets.token_hex(4)}"
+        try:
+            asyncio.run(self._admin(f'CREATE DATABASE "{name}"'))
+        except OSError:
+            return None
+        self.created.append(name)
+        return make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
+
+    async def _admin(self, statement: str) -> None:
+        import asyncpg
+        from sqlalchemy.engine import make_url
+
+        dsn = make_url(POSTGRES_ADMIN).set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = await asyncpg.connect(dsn, timeout=5)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    def drop(self) -> None:
+        for name in self.created:
+            asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def taskapi_target(name: str, database_url: str, log_dir: Path) -> Target:
+    from taskapi.storage.migrate import upgrade
+
+    upgrade(database_url)
+    env = {
+        "TASKAPI_DATABASE_URL": database_url,
+        "TASKAPI_ENV": "production",
+        "TASKAPI_JWT_SECRET": secrets.token_urlsafe(48),
+        "TASKAPI_LOG_LEVEL": "info",  # the access log stays on, as deployed
+    }
+    command = [sys.executable, "-m", "taskapi.cli", "serve", "--port", "{port}", "--workers", "1"]
+    return Target(name=name, command=command, env=env, authenticated=True)
+
+
+def uvicorn_target(name: str, app: str) -> Target:
+    command = [
+        sys.executable, "-m", "uvicorn", app, "--port", "{port}", "--workers", "1",
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    return Target(name=name, command=command, env={}, authenticated=False)
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class Args:
+    seconds: float
+    warmup: float
+    repeat: int
+    connections: int
+    scale_tasks: int
+    only: str
+
+
+def measure(target: Target, args: Args, log_dir: Path) -> dict[str, Any]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    result: dict[str, Any] = {"scenarios": {}}
+    with running(target, port, log_dir / f"{target.name}.log") as process:
+        token = sign_up_and_seed(base_url, authenticated=target.authenticated, tasks=SEEDED)
+        for scenario in SCENARIOS:
+            wrk(base_url, scenario, token=token, seconds=args.warmup, connections=args.connections)
+            runs = [
+                wrk(base_url, scenario, token=token, seconds=args.seconds, connections=args.connections)
+                for _ in range(args.repeat)
+            ]
+            result["scenarios"][scenario.key] = summarise(runs)
+            print(f"  {target.name:16} {scenario.label:20} {fmt(result['scenarios'][scenario.key])}", flush=True)
+        result["peak_rss_mb"] = round(peak_rss_mb(process.pid), 1)
+    return result
+
+
+def summarise(runs: list[Measurement]) -> dict[str, Any]:
+    rps = [r.rps for r in runs]
+    return {
+        "rps": round(statistics.median(rps), 1),
+        "rps_min": round(min(rps), 1),
+        "rps_max": round(max(rps), 1),
+        "p50_ms": round(statistics.median(r.p50_ms for r in runs), 2),
+        "p99_ms": round(statistics.median(r.p99_ms for r in runs), 2),
+        "p99_ms_max": round(max(r.p99_ms for r in runs), 2),
+        "non_2xx": sum(r.non_2xx for r in runs),
+        "errors": sum(r.errors for r in runs),
+        "runs": [r.__dict__ for r in runs],
+    }
+
+
+def fmt(summary: dict[str, Any]) -> str:
+    spread = f"{summary['rps_min']:.0f}–{summary['rps_max']:.0f}"
+    return (
+        f"{summary['rps']:>8.0f} req/s ({spread:>11})  p50 {summary['p50_ms']:>6.2f} ms  "
+        f"p99 {summary['p99_ms']:>6.2f} ms  non-2xx {summary['non_2xx']}  errors {summary['errors']}"
+    )
+
+
+def _scale_point(backend: str, count: int, url: str, password_hash: str, args: Args, log_dir: Path) -> Any:
+    target = taskapi_target(f"scale-{backend}-{count}", url, log_dir)
+    asyncio.run(_bulk_seed(url, count, password_hash))
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with running(target, port, log_dir / f"{target.name}.log"):
+        granted = httpx.post(
+            f"{base_url}/auth/token", data={"grant_type": "password", "username": "bench", "password": PASSWORD}
+        )
+        token = granted.json()["access_token"]
+        # The page that starts 50 tasks before the end: the deepest full page.
+        path = f"/tasks?limit=50&cursor={count - 50}"
+        scenario = Scenario("page", f"page at {count - 50} of {count}", "get_path.lua", {"BENCH_PATH": path})
+        wrk(base_url, scenario, token=token, seconds=args.warmup, connections=args.connections)
+        runs = [
+            wrk(base_url, scenario, token=token, seconds=args.seconds, connections=args.connections)
+            for _ in range(args.repeat)
+        ]
+    summary = summarise(runs)
+    print(f"  {target.name:24} {scenario.label:24} {fmt(summary)}", flush=True)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of one timed repetition")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up before each scenario")
+    parser.add_argument("--repeat", type=int, default=3, help="timed repetitions per scenario (median reported)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--scale-tasks", type=int, default=100_000, help="tasks in the deep-page check (0: skip)")
+    parser.add_argument("--only", default="", help="comma-separated server names to run (default: all)")
+    parsed = parser.parse_args(argv)
+    args = Args(parsed.seconds, parsed.warmup, parsed.repeat, parsed.connections, parsed.scale_tasks, parsed.only)
+    if not shutil.which("wrk"):
+        print("bench: wrk is not installed (make bench installs it from Debian's packages)", file=sys.stderr)
+        return 2
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="taskapi-bench-") as tmp:
+        work = Path(tmp)
+        databases = Databases(work)
+        try:
+            report = run_all(args, databases, work)
+        finally:
+            databases.drop()
+    report["seconds"] = round(time.monotonic() - started, 1)
+    (OUT / "results.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print_report(report)
+    chart(report, OUT / "results.png")
+    print(f"\nwrote {OUT / 'results.json'} and {OUT / 'results.png'} in {report['seconds']} s")
+    return 0
+
+
+def run_all(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
+    targets: list[Target] = [taskapi_target("taskapi-sqlite", databases.sqlite(), work)]
+    postgres_url = databases.postgres()
+    if postgres_url is None:
+        print("bench: no PostgreSQL at 127.0.0.1:5432; the PostgreSQL rows are left out", file=sys.stderr)
+    else:
+        targets.append(taskapi_target("taskapi-postgres", postgres_url, work))
+    targets += [
+        uvicorn_target("tutorial-peer", "bench.peers.tutorial:app"),
+        uvicorn_target("raw-asgi", "bench.peers.raw_asgi:app"),
+    ]
+    report: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": args.__dict__,
+        "servers": {},
+        "scale": {},
+    }
+    print(f"servers: 1 worker on core 0; wrk on core 1, {args.connections} connections, "
+          f"{args.repeat} x {args.seconds:g} s after {args.warmup:g} s of warm-up")  # fmt: skip
+    for target in targets:
+        if not args.only or target.name in args.only.split(","):
+            report["servers"][target.name] = measure(target, args, work)
+    if not args.scale_tasks:
+        return report
+    print(f"scale: a page of 50 at the end of {SEEDED:,} and of {args.scale_tasks:,} tasks of one user")
+    from pwdlib import PasswordHash
+
+    password_hash = PasswordHash.recommended().hash(PASSWORD)
+    for backend, make in (("sqlite", databases.sqlite), ("postgres", databases.postgres if postgres_url else None)):
+        if make is None:
+            continue
+        points: dict[str, Any] = {}
+        for count in (SEEDED, args.scale_tasks):
+            url = make()
+            if url is None:
+                break
+            points[str(count)] = _scale_point(backend, count, url, password_hash, args, work)
+        if len(points) == 2:
+            small, large = points[str(SEEDED)]["rps"], points[str(args.scale_tasks)]["rps"]
+            points["cost_ratio"] = round(small / large, 3) if large else None
+        report["scale"][backend] = points
+    return report
+
+
+def ratio(report: dict[str, Any], server: str, other: str, scenario: str) -> float | None:
+    servers = report["servers"]
+    if server not in servers or other not in servers:
+        return None
+    mine, theirs = servers[server]["scenarios"][scenario]["rps"], servers[other]["scenarios"][scenario]["rps"]
+    return round(mine / theirs, 3) if theirs else None
+
+
+def print_report(report: dict[str, Any]) -> None:
+    print("\n" + "=" * 112)
+    print(
+        f"{'server':18}{'scenario':22}{'req/s':>9}{'spread':>15}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'RSS MB':>9}"
+    )
+    for name, server in report["servers"].items():
+        for scenario in SCENARIOS:
+            s = server["scenarios"][scenario.key]
+            spread = f"{s['rps_min']:.0f}–{s['rps_max']:.0f}"
+            print(
+                f"{name:18}{scenario.label:22}{s['rps']:>9.0f}{spread:>15}{s['p50_ms']:>9.2f}"
+                f"{s['p99_ms']:>9.2f}{s['non_2xx'] + s['errors']:>9}{server['peak_rss_mb']:>9.1f}"
+            )
+    print("\nratios of req/s, same run:")
+    for scenario in SCENARIOS:
+        parts = []
+        for server in ("taskapi-sqlite", "taskapi-postgres"):
+            for other, label in (("tutorial-peer", "peer"), ("raw-asgi", "limit")):
+                value = ratio(report, server, other, scenario.key)
+                if value is not None:
+                    parts.append(f"{server.removeprefix('taskapi-')}/{label} {value:.2f}x")
+        print(f"  {scenario.label:22}" + "   ".join(parts))
+    print("\ntargets:")
+    for line in targets(report):
+        print("  " + line)
+    print("\nscale (req/s of the deepest page; cost ratio = req/s at 1,000 / req/s at the large size):")
+    for backend, points in report["scale"].items():
+        sizes = [k for k in points if k.isdigit()]
+        row = "  ".join(
+            f"{int(k):>7,} tasks {points[k]['rps']:>8.0f} req/s p99 {points[k]['p99_ms']:.2f} ms" for k in sizes
+        )
+        print(f"  {backend:9} {row}   cost ratio {points.get('cost_ratio')}")
+
+
+def targets(report: dict[str, Any]) -> list[str]:
+    lines = []
+
+    def check(label: str, value: float | None, goal: float, *, above: bool) -> None:
+        if value is None:
+            lines.append(f"n/a   {label}")
+            return
+        ok = value >= goal if above else value < goal
+        lines.append(f"{'PASS' if ok else 'MISS'}  {label}: {value:.2f} ({'≥' if above else '<'} {goal:g})")
+
+    check(
+        "GET /tasks/{id}, SQLite + auth vs peer",
+        ratio(report, "taskapi-sqlite", "tutorial-peer", "get"),
+        1.0,
+        above=True,
+    )
+    check(
+        "POST /tasks, SQLite + auth vs peer", ratio(report, "taskapi-sqlite", "tutorial-peer", "post"), 0.7, above=True
+    )
+    for name in ("taskapi-sqlite", "taskapi-postgres"):
+        server = report["servers"].get(name)
+        if server is None:
+            continue
+        for scenario in SCENARIOS:
+            s = server["scenarios"][scenario.key]
+            check(f"{name} {scenario.label} p99 ms", s["p99_ms"], 20.0, above=False)
+            check(f"{name} {scenario.label} non-2xx + errors", float(s["non_2xx"] + s["errors"]), 1.0, above=False)
+        check(f"{name} peak RSS MB", server["peak_rss_mb"], 120.0, above=False)
+    for backend, points in report["scale"].items():
+        check(f"deep page cost ratio, {backend}", points.get("cost_ratio"), 1.5, above=False)
+    return lines
+
+
+def chart(report: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("bench: matplotlib is not installed; no chart", file=sys.stderr)
+        return
+    names = list(report["servers"])
+    figure, axes = plt.subplots(1, len(SCENARIOS), figsize=(4.2 * len(SCENARIOS), 4))
+    for axis, scenario in zip(axes, SCENARIOS, strict=True):
+        values = [report["servers"][n]["scenarios"][scenario.key]["rps"] for n in names]
+        low = [
+            v - report["servers"][n]["scenarios"][scenario.key]["rps_min"] for n, v in zip(names, values, strict=True)
+        ]
+        high = [
+            report["servers"][n]["scenarios"][scenario.key]["rps_max"] - v for n, v in zip(names, values, strict=True)
+        ]
+        axis.bar(names, values, yerr=[low, high], color=["#2b6cb0", "#2c7a7b", "#a0aec0", "#4a5568"][: len(names)])
+        axis.set_title(scenario.label)
+        axis.set_ylabel("req/s (median, min–max)")
+        axis.tick_params(axis="x", rotation=30)
+    figure.suptitle(f"taskapi make bench, {report['when']}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
