@@ -75,9 +75,6 @@ test-api: $(STAMP) ## the app in-process over a real database
 test-contract: $(STAMP) ## live uvicorn: Schemathesis, ownership, concurrency
 	$(PYTEST) tests/contract --junitxml=$(JUNIT)/contract.xml
 
-contract: $(STAMP) ## Schemathesis against a live uvicorn (the gate `make test` runs)
-	$(PYTEST) tests/contract --junitxml=$(JUNIT)/contract.xml
-
 contract: $(STAMP) ## Schemathesis against BASE_URL (default: a fresh local server); SEED, MAX_EXAMPLES
 	$(PY) -m tests.contract.run --base-url "$(BASE_URL)" --seed $(SEED) --max-examples $(MAX_EXAMPLES)
 

@@ -74,16 +74,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes.extend(routes)
     app.router.routes.extend(contract.documentation_routes())
     add_exception_handlers(app)
-    # Bearer tokens, not cookies: browsers never send credentials, so `*` is safe when configured.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_credentials=False,
-        allow_methods=sorted({op.method for op in server.OPERATIONS}),
-        allow_headers=["Authorization", "Content-Type", REQUEST_ID],
-        expose_headers=["Location", "WWW-Authenticate", REQUEST_ID],
-        max_age=600,
-    )
+    if settings.cors_origins:
+        # Bearer tokens, not cookies: browsers never send credentials, so `*` is safe when configured.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=sorted({op.method for op in server.OPERATIONS}),
+            allow_headers=["Authorization", "Content-Type", REQUEST_ID],
+            expose_headers=["Location", "WWW-Authenticate", REQUEST_ID],
+            max_age=600,
+        )
     # Added last, so outermost: ids and the access log cover CORS preflights and error pages too.
     app.add_middleware(RequestContext, request_id_pattern=server.MIDDLEWARE_HEADERS[REQUEST_ID])
     return app

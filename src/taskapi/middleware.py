@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -61,7 +61,7 @@ class RequestContext:
                 if self._well_formed.fullmatch(candidate):
                     return candidate
                 break
-        return uuid.uuid4().hex
+        return os.urandom(16).hex()
 
     @staticmethod
     def _log(scope: Scope, request_id: str, status: int, started_at: float) -> None:

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
 from taskapi.storage import Database
+from tests.databases import execute
 
 pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -90,13 +90,11 @@ async def test_usernames_are_unique_and_a_clash_keeps_the_transaction_usable(db:
         assert await tx.users.by_username("sam") == first
 
 
-async def test_deleting_a_user_deletes_their_tasks(db: Database, owner: int) -> None:
+async def test_deleting_a_user_deletes_their_tasks(db: Database, owner: int, database_url: str) -> None:
     async with db.transaction(write=True) as tx:
         await tx.tasks.add(owner_id=owner, title="t", description=None, priority=1, now=NOW)
-        await tx.connection.execute(text("DELETE FROM users WHERE id = :id").bindparams(id=owner))
-    async with db.transaction() as tx:
-        count = (await tx.connection.execute(text("SELECT count(*) FROM tasks"))).scalar_one()
-    assert count == 0
+    await execute(database_url, "DELETE FROM users WHERE id = :id", {"id": owner})
+    assert await execute(database_url, "SELECT count(*) FROM tasks") == [(0,)]
 
 
 async def test_keyset_pages_see_rows_deleted_and_added_between_pages(db: Database, owner: int) -> None:

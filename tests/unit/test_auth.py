@@ -90,7 +90,7 @@ async def test_unknown_users_cost_one_verification_like_known_ones() -> None:
 async def test_real_hashes_are_argon2id() -> None:
     passwords = Passwords()
     stored = await passwords.hash("correct horse battery staple")
-    assert stored.startswith("$argon2id$")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert await passwords.verify("correct horse battery staple", stored)
     assert not await passwords.verify("wrong horse battery staple", stored)
 
@@ -98,3 +98,20 @@ async def test_real_hashes_are_argon2id() -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def test_a_remembered_token_still_expires() -> None:
+    import time
+
+    expiring = Tokens(
+        KEY,
+        issuer="taskapi",
+        audience="taskapi",
+        ttl_seconds=60,
+        clock=lambda: datetime.now(UTC) - timedelta(seconds=59),
+    )
+    token = expiring.issue(7)
+    assert expiring.subject(token) == 7  # verified, and now remembered
+    time.sleep(1.2)
+    with pytest.raises(Unauthorized, match="expired"):
+        expiring.subject(token)

@@ -1,7 +1,17 @@
 """The database: engine and transactions, tables, repositories. The only package that holds SQL."""
 
 from taskapi.storage.database import Database, Transaction
+from taskapi.storage.sql import Executor, Query
 from taskapi.storage.tasks import TaskRecord, TaskRepository
 from taskapi.storage.users import UserRecord, UserRepository
 
-__all__ = ["Database", "TaskRecord", "TaskRepository", "Transaction", "UserRecord", "UserRepository"]
+__all__ = [
+    "Database",
+    "Executor",
+    "Query",
+    "TaskRecord",
+    "TaskRepository",
+    "Transaction",
+    "UserRecord",
+    "UserRepository",
+]

@@ -1,50 +1,43 @@
-"""The engine, and transactions that hand out repositories.
+"""Connections, transactions, and the one interface (`Executor`) that repositories run SQL through.
 
 A handler runs each request in one transaction (`async with db.transaction(write=True) as tx`) that
-commits once at its end, or rolls back when anything raises. What differs between backends lives here,
-behind one `Executor` interface that the repositories use:
+commits once at its end, or rolls back when anything raises. Statements are built with SQLAlchemy Core
+(`Query`) and compiled once per dialect; they then run on the bare driver, because the per-statement
+cost of SQLAlchemy's connection machinery was most of a request's time (bench/README.md). What differs
+between backends lives here:
 
-- PostgreSQL runs on asyncpg through SQLAlchemy's async engine.
-- SQLite runs on the standard sqlite3 driver *in the event loop's thread*. A point query takes a few
-  microseconds there, while handing each statement to a driver thread (aiosqlite) cost ~60 µs per hop
-  and, under load, a GIL convoy (see bench/README.md). Write transactions take the write lock when they
-  begin (`BEGIN IMMEDIATE`), so writers queue on the busy timeout instead of deadlocking on a read lock
-  each wants to upgrade, and one process runs one write transaction at a time (an asyncio lock), so a
-  writer never waits on the busy timeout for a transaction of its own process.
+- PostgreSQL: an asyncpg pool. Reads run without BEGIN/COMMIT (one statement, one snapshot); writes run
+  in a transaction. asyncpg prepares and caches every statement.
+- SQLite: the standard sqlite3 driver *in the event loop's thread*. A point query takes microseconds,
+  while handing each statement to a driver thread (aiosqlite) cost ~60 µs and, under load, a GIL
+  convoy. Write transactions take the write lock when they begin (`BEGIN IMMEDIATE`), so writers in
+  different processes queue on the busy timeout instead of deadlocking on a read lock each wants to
+  upgrade; inside one process an asyncio lock runs one write transaction at a time. WAL journal.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import sqlite3
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.sql import Executable
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 
 from taskapi.settings import Settings
+from taskapi.storage.sql import Executor, Query, Row
 from taskapi.storage.tasks import TaskRepository
 from taskapi.storage.users import UserRepository
 
-_WRITE = "taskapi_write"
-
-
-class Executor(Protocol):
-    """What repositories need of an open transaction."""
-
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
-        """Run one statement; its rows are buffered."""
-        ...
-
-    def savepoint(self) -> AbstractAsyncContextManager[None]:
-        """A nested transaction: rolled back alone when its block raises."""
-        ...
+_SQLITE = sqlite.pysqlite.dialect()
+_POSTGRES = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,34 +53,54 @@ class Transaction:
         return cls(connection=connection, tasks=TaskRepository(connection), users=UserRepository(connection))
 
 
-class _Async:
-    def __init__(self, connection: AsyncConnection) -> None:
+def _sqlite_value(value: Any) -> Any:
+    # The format SQLAlchemy's DateTime uses on SQLite (and the migrations' columns hold): UTC, no offset.
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+class _Sqlite:
+    def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
-        return await self._connection.execute(statement)
+    def _cursor(self, query: Query, params: Mapping[str, Any]) -> sqlite3.Cursor:
+        sql, arguments = query.arguments(_SQLITE, params)
+        return self._connection.execute(sql, [_sqlite_value(value) for value in arguments])
 
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        async with self._connection.begin_nested():
-            yield
+    async def one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
+        row: Row | None = self._cursor(query, params).fetchone()
+        return row
+
+    async def all(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
+        return list(self._cursor(query, params).fetchall())
+
+    async def run(self, query: Query, params: Mapping[str, Any]) -> int:
+        return self._cursor(query, params).rowcount
 
 
-class _InLoop:
-    def __init__(self, connection: Connection) -> None:
+class _Postgres:
+    def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
-        return self._connection.execute(statement)
+    async def one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
+        sql, arguments = query.arguments(_POSTGRES, params)
+        row: Row | None = await self._connection.fetchrow(sql, *arguments)
+        return row
 
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        with self._connection.begin_nested():
-            yield
+    async def all(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
+        sql, arguments = query.arguments(_POSTGRES, params)
+        return list(await self._connection.fetch(sql, *arguments))
+
+    async def run(self, query: Query, params: Mapping[str, Any]) -> int:
+        sql, arguments = query.arguments(_POSTGRES, params)
+        status: str = await self._connection.execute(sql, *arguments)
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
 
 
 class Database:
-    """One engine (and its pool) per process."""
+    """The connections of one process: a pool per backend, opened on first use."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -110,14 +123,15 @@ class Database:
         sqlite_busy_timeout_ms: int = 5000,
     ) -> None:
         self.url = make_url(url)
-        pooling = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
-        self._sync: Engine | None = None
-        self._async: AsyncEngine | None = None
+        self.backend = "sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql"
+        self._pool_size = pool_size
+        self._max_size = pool_size + max_overflow
+        self._pool_timeout = pool_timeout
+        self._busy_timeout_ms = sqlite_busy_timeout_ms
+        self._pg_pool: asyncpg.Pool | None = None
+        self._pg_lock: asyncio.Lock | None = None
+        self._sqlite_idle: list[sqlite3.Connection] = []
         self._write_lock: asyncio.Lock | None = None
-        if self.url.get_backend_name() == "sqlite":
-            self._sync = _sqlite_engine(self.url, pooling, sqlite_busy_timeout_ms)
-        else:
-            self._async = create_async_engine(self.url, **pooling)
 
     def prepare(self) -> None:
         """Make the database reachable before the first connection (see `prepare_url`)."""
@@ -126,40 +140,94 @@ class Database:
     @asynccontextmanager
     async def transaction(self, *, write: bool = False) -> AsyncIterator[Transaction]:
         """A transaction that commits when the block ends and rolls back when it raises."""
-        if self._async is not None:
-            async with self._async.begin() as connection:
-                yield Transaction.over(_Async(connection))
-            return
-        assert self._sync is not None  # noqa: S101 - one of the two engines exists
-        if not write:
-            with self._sync.begin() as connection:
-                yield Transaction.over(_InLoop(connection))
-            return
-        if self._write_lock is None:
-            self._write_lock = asyncio.Lock()
-        async with self._write_lock:
-            with self._sync.execution_options(**{_WRITE: True}).begin() as connection:
-                yield Transaction.over(_InLoop(connection))
+        if self.backend == "postgresql":
+            async with self._postgres(write=write) as executor:
+                yield Transaction.over(executor)
+        else:
+            async with self._sqlite(write=write) as executor:
+                yield Transaction.over(executor)
+
+    @asynccontextmanager
+    async def _postgres(self, *, write: bool) -> AsyncIterator[_Postgres]:
+        pool = await self._pool()
+        async with pool.acquire(timeout=self._pool_timeout) as connection:
+            if not write:
+                yield _Postgres(connection)
+                return
+            async with connection.transaction():
+                yield _Postgres(connection)
+
+    async def _pool(self) -> asyncpg.Pool:
+        if self._pg_pool is None:
+            if self._pg_lock is None:
+                self._pg_lock = asyncio.Lock()
+            async with self._pg_lock:
+                if self._pg_pool is None:
+                    dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                    self._pg_pool = await asyncpg.create_pool(
+                        dsn, min_size=min(1, self._pool_size), max_size=self._max_size
+                    )
+        return self._pg_pool
+
+    @asynccontextmanager
+    async def _sqlite(self, *, write: bool) -> AsyncIterator[_Sqlite]:
+        connection = self._sqlite_idle.pop() if self._sqlite_idle else self._sqlite_connect()
+        try:
+            if not write:
+                # One statement per read: in WAL mode it sees one snapshot without BEGIN/COMMIT.
+                yield _Sqlite(connection)
+                return
+            if self._write_lock is None:
+                self._write_lock = asyncio.Lock()
+            async with self._write_lock:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _Sqlite(connection)
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+                connection.execute("COMMIT")
+        finally:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if len(self._sqlite_idle) < self._pool_size:
+                self._sqlite_idle.append(connection)
+            else:
+                connection.close()
+
+    def _sqlite_connect(self) -> sqlite3.Connection:
+        path = self.url.database or ":memory:"
+        # isolation_level=None: the driver never begins transactions on its own; we say BEGIN.
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}",
+            "PRAGMA foreign_keys=ON",
+        ):
+            connection.execute(pragma)
+        return connection
 
     async def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""
-        if self._async is not None:
-            async with self._async.connect() as connection:
-                return await connection.run_sync(_revision)
-        assert self._sync is not None  # noqa: S101 - one of the two engines exists
-        with self._sync.connect() as connection:
-            return _revision(connection)
+        try:
+            async with self.transaction() as tx:
+                row = await tx.connection.one(_ALEMBIC_VERSION, {})
+        except (sqlite3.OperationalError, asyncpg.UndefinedTableError):
+            return None
+        return None if row is None else str(row[0])
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
-        if self._async is not None:
-            await self._async.dispose()
-        if self._sync is not None:
-            self._sync.dispose()
+        if self._pg_pool is not None:
+            await self._pg_pool.close()
+            self._pg_pool = None
+        while self._sqlite_idle:
+            self._sqlite_idle.pop().close()
 
 
-def _revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+_ALEMBIC_VERSION = Query(text("SELECT version_num FROM alembic_version"))
 
 
 def prepare_url(url: str) -> None:
@@ -167,35 +235,3 @@ def prepare_url(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-
-
-def _sqlite_engine(url: URL, pooling: dict[str, Any], busy_timeout_ms: int) -> Engine:
-    in_memory = url.database in (None, "", ":memory:")
-    # The sqlite3 driver whatever the URL names (sqlite+aiosqlite:// is what Alembic and users write).
-    engine = create_engine(
-        url.set(drivername="sqlite+pysqlite"),
-        # An in-memory database lives in one connection: no pool to size.
-        **({} if in_memory else pooling),
-        connect_args={"check_same_thread": False},
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let the "begin" hook below issue BEGIN itself (the driver's implicit BEGIN is always DEFERRED).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
-            "PRAGMA foreign_keys=ON",
-        ):
-            cursor.execute(pragma)
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        write = connection.get_execution_options().get(_WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine

@@ -1,18 +1,16 @@
-"""Task queries."""
+"""Task queries. Every one is scoped to an owner."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
-from taskapi.storage.tables import tasks
-
-if TYPE_CHECKING:
-    from taskapi.storage.database import Executor
+from taskapi.storage.sql import Executor, Query, Row
+from taskapi.storage.tables import from_db_datetime, tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +26,7 @@ class TaskRecord:
     updated_at: datetime
 
 
+UPDATABLE = ("title", "description", "priority", "completed")
 _COLUMNS = (
     tasks.c.id,
     tasks.c.title,
@@ -37,11 +36,59 @@ _COLUMNS = (
     tasks.c.created_at,
     tasks.c.updated_at,
 )
-UPDATABLE = frozenset({"title", "description", "priority", "completed"})
+_OWNED = (tasks.c.id == bindparam("task_id"), tasks.c.owner_id == bindparam("owner_id"))
 
 
-def _record(row: Any) -> TaskRecord:
-    return TaskRecord(*row)
+def _record(row: Row) -> TaskRecord:
+    return TaskRecord(
+        id=row[0],
+        title=row[1],
+        description=row[2],
+        priority=row[3],
+        completed=bool(row[4]),
+        created_at=from_db_datetime(row[5]),
+        updated_at=from_db_datetime(row[6]),
+    )
+
+
+_VALUES: dict[str, Any] = {name: bindparam(name) for name in ("owner_id", "title", "description", "priority")}
+_ADD = Query(
+    insert(tasks)
+    .values(**_VALUES, completed=False, created_at=bindparam("now"), updated_at=bindparam("now"))
+    .returning(*_COLUMNS)
+)
+_GET = Query(select(*_COLUMNS).where(*_OWNED))
+_COMPLETE = Query(
+    update(tasks).where(*_OWNED, tasks.c.completed.is_(False)).values(completed=True, updated_at=bindparam("now"))
+)
+_REMOVE = Query(delete(tasks).where(*_OWNED))
+_PAGES: dict[tuple[bool, bool], Query] = {}
+_CHANGES: dict[tuple[str, ...], Query] = {}
+
+
+def _page(*, completed: bool, priority: bool) -> Query:
+    """The page query with the filters asked for (four variants, each built once)."""
+    key = (completed, priority)
+    if key not in _PAGES:
+        statement = select(*_COLUMNS).where(
+            tasks.c.owner_id == bindparam("owner_id"), tasks.c.id > bindparam("after_id")
+        )
+        if completed:
+            statement = statement.where(tasks.c.completed == bindparam("completed"))
+        if priority:
+            statement = statement.where(tasks.c.priority == bindparam("priority"))
+        _PAGES[key] = Query(statement.order_by(tasks.c.id).limit(bindparam("limit")))
+    return _PAGES[key]
+
+
+def _change(columns: tuple[str, ...]) -> Query:
+    """The update of these columns (each subset built once)."""
+    if columns not in _CHANGES:
+        values: dict[str, Any] = {name: bindparam(name) for name in columns}
+        _CHANGES[columns] = Query(
+            update(tasks).where(*_OWNED).values(**values, updated_at=bindparam("now")).returning(*_COLUMNS)
+        )
+    return _CHANGES[columns]
 
 
 class TaskRepository:
@@ -54,25 +101,14 @@ class TaskRepository:
         self, *, owner_id: int, title: str, description: str | None, priority: int, now: datetime
     ) -> TaskRecord:
         """Insert a task owned by `owner_id` and return it with its new id."""
-        statement = (
-            insert(tasks)
-            .values(
-                owner_id=owner_id,
-                title=title,
-                description=description,
-                priority=priority,
-                completed=False,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(*_COLUMNS)
-        )
-        return _record((await self._connection.execute(statement)).one())
+        params = {"owner_id": owner_id, "title": title, "description": description, "priority": priority, "now": now}
+        row = await self._connection.one(_ADD, params)
+        assert row is not None  # noqa: S101 - INSERT … RETURNING returns the row
+        return _record(row)
 
     async def get(self, owner_id: int, task_id: int) -> TaskRecord | None:
         """The owner's task with this id, if any."""
-        statement = select(*_COLUMNS).where(tasks.c.id == task_id, tasks.c.owner_id == owner_id)
-        row = (await self._connection.execute(statement)).first()
+        row = await self._connection.one(_GET, {"owner_id": owner_id, "task_id": task_id})
         return None if row is None else _record(row)
 
     async def page(
@@ -85,42 +121,33 @@ class TaskRepository:
         priority: int | None = None,
     ) -> list[TaskRecord]:
         """Up to `limit` of the owner's tasks with ids above `after_id`, oldest first (keyset pagination)."""
-        statement = select(*_COLUMNS).where(tasks.c.owner_id == owner_id, tasks.c.id > after_id)
-        if completed is not None:
-            statement = statement.where(tasks.c.completed == completed)
-        if priority is not None:
-            statement = statement.where(tasks.c.priority == priority)
-        rows = await self._connection.execute(statement.order_by(tasks.c.id).limit(limit))
-        return [_record(row) for row in rows]
+        query = _page(completed=completed is not None, priority=priority is not None)
+        params = {
+            "owner_id": owner_id,
+            "after_id": after_id,
+            "limit": limit,
+            "completed": completed,
+            "priority": priority,
+        }
+        return [_record(row) for row in await self._connection.all(query, params)]
 
     async def change(
         self, owner_id: int, task_id: int, changes: Mapping[str, Any], *, now: datetime
     ) -> TaskRecord | None:
         """Apply `changes` (a subset of title, description, priority, completed); None if no such task."""
-        unknown = set(changes) - UPDATABLE
+        unknown = set(changes) - set(UPDATABLE)
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
-        statement = (
-            update(tasks)
-            .where(tasks.c.id == task_id, tasks.c.owner_id == owner_id)
-            .values(**changes, updated_at=now)
-            .returning(*_COLUMNS)
-        )
-        row = (await self._connection.execute(statement)).first()
+        columns = tuple(name for name in UPDATABLE if name in changes)
+        params = {**changes, "owner_id": owner_id, "task_id": task_id, "now": now}
+        row = await self._connection.one(_change(columns), params)
         return None if row is None else _record(row)
 
     async def complete(self, owner_id: int, task_id: int, *, now: datetime) -> TaskRecord | None:
         """Mark the task completed; a completed task is left as it is. None if no such task."""
-        statement = (
-            update(tasks)
-            .where(tasks.c.id == task_id, tasks.c.owner_id == owner_id, tasks.c.completed.is_(False))
-            .values(completed=True, updated_at=now)
-        )
-        await self._connection.execute(statement)
+        await self._connection.run(_COMPLETE, {"owner_id": owner_id, "task_id": task_id, "now": now})
         return await self.get(owner_id, task_id)
 
     async def remove(self, owner_id: int, task_id: int) -> bool:
         """Delete the task; False if there was none."""
-        statement = delete(tasks).where(tasks.c.id == task_id, tasks.c.owner_id == owner_id)
-        result = await self._connection.execute(statement)
-        return result.rowcount > 0
+        return await self._connection.run(_REMOVE, {"owner_id": owner_id, "task_id": task_id}) > 0

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, text
 
-from taskapi.storage.tables import users
-
-if TYPE_CHECKING:
-    from taskapi.storage.database import Executor
+from taskapi.storage.sql import Executor, Query, Row
+from taskapi.storage.tables import from_db_datetime, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +21,22 @@ class UserRecord:
     created_at: datetime
 
 
+def _record(row: Row) -> UserRecord:
+    return UserRecord(id=row[0], username=row[1], password_hash=row[2], created_at=from_db_datetime(row[3]))
+
+
 _COLUMNS = (users.c.id, users.c.username, users.c.password_hash, users.c.created_at)
-
-
-def _record(row: Any) -> UserRecord:
-    return UserRecord(*row)
+# ON CONFLICT … DO NOTHING is the same SQL on SQLite and PostgreSQL: a taken username returns no row,
+# decided by the unique constraint, race-free and without aborting the transaction.
+_ADD = Query(
+    text(
+        "INSERT INTO users (username, password_hash, created_at) "
+        "VALUES (:username, :password_hash, :created_at) "
+        "ON CONFLICT (username) DO NOTHING RETURNING id, username, password_hash, created_at"
+    ).bindparams(bindparam("username"), bindparam("password_hash"), bindparam("created_at"))
+)
+_GET = Query(select(*_COLUMNS).where(users.c.id == bindparam("user_id")))
+_BY_USERNAME = Query(select(*_COLUMNS).where(users.c.username == bindparam("username")))
 
 
 class UserRepository:
@@ -39,22 +46,17 @@ class UserRepository:
         self._connection = connection
 
     async def add(self, *, username: str, password_hash: str, now: datetime) -> UserRecord | None:
-        """Insert a user; None when the username is taken (the unique constraint decides, race-free)."""
-        statement = (
-            insert(users).values(username=username, password_hash=password_hash, created_at=now).returning(*_COLUMNS)
-        )
-        try:
-            async with self._connection.savepoint():
-                return _record((await self._connection.execute(statement)).one())
-        except IntegrityError:
-            return None
+        """Insert a user; None when the username is taken."""
+        params = {"username": username, "password_hash": password_hash, "created_at": now}
+        row = await self._connection.one(_ADD, params)
+        return None if row is None else _record(row)
 
     async def get(self, user_id: int) -> UserRecord | None:
         """The user with this id, if any."""
-        row = (await self._connection.execute(select(*_COLUMNS).where(users.c.id == user_id))).first()
+        row = await self._connection.one(_GET, {"user_id": user_id})
         return None if row is None else _record(row)
 
     async def by_username(self, username: str) -> UserRecord | None:
         """The user with this username, if any."""
-        row = (await self._connection.execute(select(*_COLUMNS).where(users.c.username == username))).first()
+        row = await self._connection.one(_BY_USERNAME, {"username": username})
         return None if row is None else _record(row)
