@@ -21,7 +21,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 # What the generated routes record in the ASGI scope, for middleware (access logs) to read.
 OPERATION_ID = "taskapi.operation_id"
@@ -63,6 +64,70 @@ class OperationRoute(Route):
             return await endpoint(request)
 
         super().__init__(path, dispatch, methods=sorted(self.operations), include_in_schema=False)
+
+
+ErrorRenderer = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class FastPath:
+    """Pure ASGI middleware that serves the spec's operations directly and hands every other request
+    (documentation, unknown paths, wrong methods: 404 and 405 with `Allow`) to the app it wraps.
+
+    The same endpoints are also mounted as `OperationRoute`s in the app's router; the fast path only
+    skips the router and the per-request exception machinery between it and the endpoint. Any exception
+    an endpoint raises becomes the response `on_error` renders.
+    """
+
+    def __init__(self, app: ASGIApp, *, routes: Iterable[BaseRoute], on_error: ErrorRenderer) -> None:
+        self.app = app
+        self._on_error = on_error
+        self._static: dict[tuple[str, str], tuple[OperationInfo, Endpoint]] = {}
+        self._templated: list[tuple[re.Pattern[str], dict[str, tuple[OperationInfo, Endpoint]]]] = []
+        for route in routes:
+            if not isinstance(route, OperationRoute):
+                continue
+            by_method = dict(route.operations)
+            if "GET" in by_method:
+                by_method["HEAD"] = by_method["GET"]
+            if "{" in route.path:
+                self._templated.append((_path_pattern(route.path), by_method))
+            else:
+                for method, operation in by_method.items():
+                    self._static[(method, route.path)] = operation
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        operation = self._static.get((method, path))
+        path_params: dict[str, str] = {}
+        if operation is None:
+            for pattern, by_method in self._templated:
+                match = pattern.fullmatch(path)
+                if match is not None:
+                    operation = by_method.get(method)
+                    path_params = match.groupdict()
+                    break
+        if operation is None:
+            await self.app(scope, receive, send)
+            return
+        info, endpoint = operation
+        scope["path_params"] = path_params
+        scope[OPERATION_ID] = info.operation_id
+        scope[ROUTE_TEMPLATE] = info.path
+        request = Request(scope, receive, send)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:
+            response = await self._on_error(request, exc)
+        await response(scope, receive, send)
+
+
+def _path_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template)
+    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts))
+    return re.compile(regex)
 
 
 def require_handlers(handlers: Mapping[str, object], operations: Iterable[OperationInfo]) -> None:

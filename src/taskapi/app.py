@@ -11,8 +11,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from taskapi import contract
 from taskapi.auth import BearerAuthenticator, Passwords, Tokens, signing_key
-from taskapi.errors import add_exception_handlers
-from taskapi.generated import server
+from taskapi.errors import add_exception_handlers, render_error
+from taskapi.generated import runtime, server
 from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
 from taskapi.handlers.tasks import TaskHandlers
@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         security=BearerAuthenticator(db, tokens),
     )
     app.router.routes.extend(routes)
+    # Innermost middleware: operations skip the router; everything else falls through to it.
+    app.add_middleware(runtime.FastPath, routes=routes, on_error=render_error)
     app.router.routes.extend(contract.documentation_routes())
     add_exception_handlers(app)
     if settings.cors_origins:
