@@ -21,6 +21,7 @@ from taskapi.auth import Tokens, signing_key
 from taskapi.clock import utc_now
 from taskapi.settings import Settings
 from taskapi.storage import Database
+from tests.databases import execute
 
 JWT_SECRET = "api-tests-" + "k" * 40
 PASSWORD = "correct horse battery staple"
@@ -107,3 +108,13 @@ async def alice(sign_in: SignIn) -> User:
 def client(alice: User) -> httpx.AsyncClient:
     """Signed in as alice."""
     return alice.client
+
+
+@pytest.fixture
+async def broken_request(client: httpx.AsyncClient, database_url: str) -> httpx.Response:
+    """GET /tasks while the tasks table is missing: a request that fails inside the database."""
+    await execute(database_url, "ALTER TABLE tasks RENAME TO gone")
+    try:
+        return await client.get("/tasks")
+    finally:
+        await execute(database_url, "ALTER TABLE gone RENAME TO tasks")

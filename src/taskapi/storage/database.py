@@ -164,9 +164,7 @@ class Database:
             async with self._pg_lock:
                 if self._pg_pool is None:
                     dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                    self._pg_pool = await asyncpg.create_pool(
-                        dsn, min_size=min(1, self._pool_size), max_size=self._max_size
-                    )
+                    self._pg_pool = await asyncpg.create_pool(dsn, min_size=self._pool_size, max_size=self._max_size)
         return self._pg_pool
 
     @asynccontextmanager
