@@ -379,6 +379,8 @@ def _operation(
     responses: list[SuccessResponse] = []
     errors: list[int] = []
     for status_text, response_node in raw.get("responses", {}).items():
+        if not str(status_text).isdigit():
+            raise ContractError(f"{where}: response {status_text!r}: declare explicit status codes, not ranges")
         status = int(status_text)
         response = resolver.resolve(response_node)
         if 200 <= status < 300:

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         db.prepare()
+        await passwords.prepare()
         current, head = await db.schema_revision(), head_revision()
         if current != head:
             await db.dispose()

@@ -96,11 +96,18 @@ class Passwords:
         """An Argon2 hash of the password."""
         return str(await self._run(self._hasher.hash, password))
 
-    async def verify(self, password: str, password_hash: str | None) -> bool:
-        """Whether the password matches; with no hash (unknown user) a dummy is checked, at the same cost."""
+    async def prepare(self) -> None:
+        """Make the dummy hash that unknown usernames are checked against (at start-up, so that even the
+        first failed login costs exactly one verification)."""
         if self._dummy_hash is None:
             self._dummy_hash = await self.hash(secrets.token_urlsafe(32))
-        matches = bool(await self._run(self._hasher.verify, password, password_hash or self._dummy_hash))
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        """Whether the password matches; with no hash (unknown user) a dummy is checked, at the same cost."""
+        await self.prepare()
+        target = password_hash or self._dummy_hash
+        assert target is not None  # noqa: S101 - prepare() made the dummy
+        matches = bool(await self._run(self._hasher.verify, password, target))
         return matches and password_hash is not None
 
 

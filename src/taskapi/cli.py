@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=defaults.host, help="address to bind (TASKAPI_HOST)")
     serve.add_argument("--port", type=int, default=defaults.port, help="port to bind (TASKAPI_PORT)")
     serve.add_argument("--workers", type=int, default=defaults.workers, help="worker processes (TASKAPI_WORKERS)")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="behind a reverse proxy: the proxy addresses whose X-Forwarded-For/-Proto headers to trust",
+    )
 
     commands.add_parser("migrate", help="apply the database migrations (TASKAPI_DATABASE_URL)")
     commands.add_parser("check-routes", help="fail when the app serves a route that openapi.yaml does not declare")
@@ -33,10 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "check-routes":
         return _check_routes(defaults)
-    return _serve(defaults, args.host, args.port, args.workers)
+    return _serve(defaults, args.host, args.port, args.workers, args.forwarded_allow_ips)
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+def _serve(settings: Settings, host: str, port: int, workers: int, forwarded_allow_ips: str | None) -> int:
     import uvicorn
 
     from taskapi.logs import log_config
@@ -53,7 +58,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         loop="uvloop",
         http="httptools",
-        proxy_headers=False,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     return 0
 

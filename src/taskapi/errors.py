@@ -25,7 +25,7 @@ from urllib.parse import quote
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from taskapi.generated import models
@@ -139,6 +139,10 @@ async def render_error(request: Request, exc: Exception) -> Response:
         return problem_response(request, 422, detail, violations=violations)
     if isinstance(exc, HTTPException):
         return problem_response(request, exc.status_code, _http_detail(request, exc), headers=exc.headers)
+    if isinstance(exc, ClientDisconnect):
+        # Nobody is left to read the answer: not a server error, and not worth a traceback.
+        logger.info("client disconnected during %s %s", request.method, request.url.path)
+        return problem_response(request, 400, "The client closed the connection before the body was read.")
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "The server failed to handle the request.")
 

@@ -84,10 +84,23 @@ async def test_non_json_bodies_are_415(client: httpx.AsyncClient, content_type: 
     assert_problem(response, 415)
 
 
-async def test_json_with_charset_and_suffix_types_are_accepted(client: httpx.AsyncClient) -> None:
-    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+async def test_only_the_declared_media_type_is_accepted(client: httpx.AsyncClient) -> None:
+    for content_type in ("application/json; charset=utf-8", "Application/JSON"):
         response = await client.post("/tasks", content=b'{"title": "t"}', headers={"content-type": content_type})
         assert response.status_code == 201, response.text
+    for content_type in ("application/merge-patch+json", "application/problem+json"):
+        response = await client.post("/tasks", content=b'{"title": "t"}', headers={"content-type": content_type})
+        assert_problem(response, 415)
+
+
+@pytest.mark.parametrize("digits", [4001, 5000])
+async def test_enormous_numbers_are_422_not_500(client: httpx.AsyncClient, digits: int) -> None:
+    huge = "9" * digits
+    assert violations(await client.get(f"/tasks/{huge}")) == [("path", "task_id")]
+    assert violations(await client.get("/tasks", params={"limit": huge})) == [("query", "limit")]
+    raw = '{"title": "t", "priority": ' + huge + "}"
+    response = await client.post("/tasks", content=raw, headers={"content-type": "application/json"})
+    assert ("body", "/priority") in violations(response)
 
 
 async def test_a_missing_body_is_422(client: httpx.AsyncClient) -> None:

@@ -138,3 +138,50 @@ async def test_concurrent_writers_on_separate_connections_all_commit(database_ur
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_writer_waiting_for_another_process_leaves_the_event_loop_free(database_url: str) -> None:
+    """Another process (a raw sqlite3 connection in a thread, here) holds the write lock for 0.3 s: our
+    write waits for it without blocking the loop, so a read started meanwhile finishes first."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock; PostgreSQL has row locks and no busy timeout")
+    import sqlite3
+    import threading
+    import time
+
+    db = Database(database_url)
+    owner = await new_user(db, "waiter")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        other = sqlite3.connect(database_url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(5)
+        time.sleep(0.3)
+        other.execute("COMMIT")
+        other.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    locked.wait(5)
+    order: list[str] = []
+
+    async def write() -> None:
+        async with db.transaction(write=True) as tx:
+            await tx.tasks.add(owner_id=owner, title="waited", description=None, priority=1, now=NOW)
+        order.append("write")
+
+    async def read() -> None:
+        await asyncio.sleep(0.05)
+        async with db.transaction() as tx:
+            await tx.tasks.page(owner, after_id=0, limit=10)
+        order.append("read")
+
+    try:
+        release.set()
+        await asyncio.gather(write(), read())
+    finally:
+        holder.join()
+        await db.dispose()
+    assert order == ["read", "write"]

@@ -297,7 +297,7 @@ def build_routes(
         request.scope[runtime.PRINCIPAL] = principal
         body = runtime.validate_body(
             models.TaskCreate,
-            await runtime.read_json_body(request),
+            await runtime.read_json_body(request, "application/json"),
             min_properties=None,
             max_properties=None,
         )
@@ -333,7 +333,7 @@ def build_routes(
         )
         body = runtime.validate_body(
             models.TaskUpdate,
-            await runtime.read_json_body(request),
+            await runtime.read_json_body(request, "application/json"),
             min_properties=1,
             max_properties=None,
         )
@@ -353,7 +353,7 @@ def build_routes(
     async def create_user(request: Request) -> Response:
         body = runtime.validate_body(
             models.UserCreate,
-            await runtime.read_json_body(request),
+            await runtime.read_json_body(request, "application/json"),
             min_properties=None,
             max_properties=None,
         )

@@ -10,15 +10,17 @@ between backends lives here:
   in a transaction. asyncpg prepares and caches every statement.
 - SQLite: the standard sqlite3 driver *in the event loop's thread*. A point query takes microseconds,
   while handing each statement to a driver thread (aiosqlite) cost ~60 µs and, under load, a GIL
-  convoy. Write transactions take the write lock when they begin (`BEGIN IMMEDIATE`), so writers in
-  different processes queue on the busy timeout instead of deadlocking on a read lock each wants to
-  upgrade; inside one process an asyncio lock runs one write transaction at a time. WAL journal.
+  convoy. Write transactions take the write lock when they begin (`BEGIN IMMEDIATE`), so writers never
+  deadlock on a read lock each wants to upgrade; while another process holds the lock, the writer waits
+  with `asyncio.sleep` (up to the busy timeout) so its event loop keeps serving other requests; inside
+  one process an asyncio lock runs one write transaction at a time. WAL journal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -178,7 +180,7 @@ class Database:
             if self._write_lock is None:
                 self._write_lock = asyncio.Lock()
             async with self._write_lock:
-                connection.execute("BEGIN IMMEDIATE")
+                await self._begin_immediate(connection)
                 try:
                     yield _Sqlite(connection)
                 except BaseException:
@@ -193,6 +195,26 @@ class Database:
                 self._sqlite_idle.append(connection)
             else:
                 connection.close()
+
+    async def _begin_immediate(self, connection: sqlite3.Connection) -> None:
+        """Take the write lock without blocking the event loop while another process holds it: try at
+        once (busy timeout 0), and on "database is locked" sleep asynchronously and retry, up to the
+        configured busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        delay = 0.001
+        connection.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                        raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        finally:
+            connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
 
     def _sqlite_connect(self) -> sqlite3.Connection:
         path = self.url.database or ":memory:"
