@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,8 +20,6 @@ from taskapi.middleware import REQUEST_ID, RequestContext
 from taskapi.settings import Settings
 from taskapi.storage import Database
 from taskapi.storage.migrate import head_revision
-
-logger = logging.getLogger("taskapi")
 
 
 class SchemaNotMigrated(RuntimeError):
