@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -53,7 +54,8 @@ async def test_update_changes_only_the_named_properties(client: httpx.AsyncClien
     assert updated["priority"] == 5
     assert updated["title"] == task["title"]
     assert updated["description"] == "keep me"
-    assert updated["updated_at"] >= task["updated_at"]
+    assert datetime.fromisoformat(updated["updated_at"]) > datetime.fromisoformat(task["updated_at"])
+    assert updated["created_at"] == task["created_at"]
     assert (await client.get(f"/tasks/{task['id']}")).json() == updated
 
 

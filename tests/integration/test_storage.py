@@ -117,8 +117,8 @@ async def test_keyset_pages_see_rows_deleted_and_added_between_pages(db: Databas
 
 
 async def test_concurrent_writers_on_separate_connections_all_commit(database_url: str) -> None:
-    # Two engines (as two worker processes would have) writing at once: BEGIN IMMEDIATE queues them on
-    # the busy timeout instead of failing with "database is locked" on a read-to-write upgrade.
+    # Two Database objects (each with its own connections, as two workers have) writing at once: every
+    # write commits once, ids stay unique. The cross-process wait for the write lock is tested below.
     first, second = Database(database_url), Database(database_url)
     owner = await new_user(first, "writer")
 
