@@ -16,6 +16,7 @@ from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
 from taskapi.handlers.tasks import TaskHandlers
 from taskapi.handlers.users import UserHandlers
+from taskapi.logs import AccessLog
 from taskapi.middleware import REQUEST_ID, RequestContext
 from taskapi.settings import Settings
 from taskapi.storage import Database
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         redirect_slashes=False,
+        # FastAPI's native OpenTelemetry: off. It checks its providers on every request, and the operations
+        # are served by the fast path below, outside its reach.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     routes = server.build_routes(
         tasks=TaskHandlers(db),
@@ -86,5 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     # Added last, so outermost: ids and the access log cover CORS preflights and error pages too.
-    app.add_middleware(RequestContext, request_id_pattern=server.MIDDLEWARE_HEADERS[REQUEST_ID])
+    app.add_middleware(
+        RequestContext,
+        request_id_pattern=server.MIDDLEWARE_HEADERS[REQUEST_ID],
+        access_log=AccessLog(enabled=settings.log_level in ("debug", "info")),
+    )
     return app

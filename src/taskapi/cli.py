@@ -56,7 +56,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, forwarded_all
         log_config=log_config(settings.log_level),
         access_log=False,  # taskapi.middleware writes the access log, one JSON line per request
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
-        loop="uvloop",
+        loop=settings.event_loop,
         http="httptools",
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,

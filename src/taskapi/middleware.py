@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
-from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,9 +12,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from taskapi.auth import Principal
 from taskapi.errors import render_error
 from taskapi.generated import runtime
+from taskapi.logs import AccessLog
 
-access_log = logging.getLogger("taskapi.access")
 REQUEST_ID = "X-Request-ID"
+_REQUEST_ID_HEADER = REQUEST_ID.lower().encode()
 
 
 class RequestContext:
@@ -24,9 +23,10 @@ class RequestContext:
     turn any exception that escapes the app into the 500 problem document, and write exactly one JSON
     access-log line (method, route template, operationId, status, duration, request id, user id)."""
 
-    def __init__(self, app: ASGIApp, *, request_id_pattern: str) -> None:
+    def __init__(self, app: ASGIApp, *, request_id_pattern: str, access_log: AccessLog) -> None:
         self.app = app
         self._well_formed = re.compile(request_id_pattern)
+        self._access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,25 +34,37 @@ class RequestContext:
             return
         started_at = time.perf_counter()
         request_id = self._request_id(scope)
-        response: dict[str, Any] = {"status": 500, "started": False}
-        header = (REQUEST_ID.lower().encode(), request_id.encode())
+        header = (_REQUEST_ID_HEADER, request_id.encode())
+        status = 500
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                response["status"] = message["status"]
-                response["started"] = True
-                message["headers"] = [*message.get("headers", []), header]
+                status = message["status"]
+                started = True
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
-            if response["started"]:
+            if started:
                 raise
             page = await render_error(Request(scope), exc)
             await page(scope, receive, send_with_id)
         finally:
-            self._log(scope, request_id, response["status"], started_at)
+            principal = scope.get(runtime.PRINCIPAL)
+            self._access_log.write(
+                method=scope["method"],
+                path=scope["path"],
+                route=scope.get(runtime.ROUTE_TEMPLATE),
+                operation_id=scope.get(runtime.OPERATION_ID),
+                status=status,
+                duration_ms=round((time.perf_counter() - started_at) * 1000, 3),
+                request_id=request_id,
+                user_id=principal.user_id if isinstance(principal, Principal) else None,
+            )
 
     def _request_id(self, scope: Scope) -> str:
         for name, value in scope["headers"]:
@@ -62,18 +74,3 @@ class RequestContext:
                     return candidate
                 break
         return os.urandom(16).hex()
-
-    @staticmethod
-    def _log(scope: Scope, request_id: str, status: int, started_at: float) -> None:
-        principal = scope.get(runtime.PRINCIPAL)
-        fields = {
-            "method": scope["method"],
-            "path": scope["path"],
-            "route": scope.get(runtime.ROUTE_TEMPLATE),
-            "operation_id": scope.get(runtime.OPERATION_ID),
-            "status": status,
-            "duration_ms": round((time.perf_counter() - started_at) * 1000, 3),
-            "request_id": request_id,
-            "user_id": principal.user_id if isinstance(principal, Principal) else None,
-        }
-        access_log.info("request", extra={"fields": fields})

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Log level of the server."
     )
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        default="asyncio",
+        description="Event loop of `taskapi serve`. asyncio's serves connections in turn; uvloop's is a few "
+        "percent faster but lets some responses wait 10x the median when a worker is saturated (bench/README.md).",
+    )
     db_pool_size: int = Field(default=5, ge=1, le=200, description="Connections each worker keeps open.")
     db_max_overflow: int = Field(default=10, ge=0, le=200, description="Extra connections a worker may open.")
     db_pool_timeout_seconds: float = Field(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import logging
+import json
 import re
+from datetime import datetime
 
 import httpx
 import pytest
@@ -56,17 +57,20 @@ async def test_an_unexpected_error_still_carries_an_id(broken_request: httpx.Res
     assert GENERATED.fullmatch(broken_request.headers["x-request-id"])
 
 
-async def test_one_access_record_per_request(
-    alice: User, anonymous: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+async def test_one_access_line_per_request(
+    alice: User, anonymous: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="taskapi.access"):
-        await alice.client.post("/tasks", json={"title": "t"})
-        await anonymous.get("/tasks")
-    records = [getattr(r, "fields", {}) for r in caplog.records if r.name == "taskapi.access"]
-    assert [(r["operation_id"], r["status"], r["user_id"]) for r in records] == [
-        ("createTask", 201, alice.id),
-        ("listTasks", 401, None),
+    capsys.readouterr()
+    await alice.client.post("/tasks", json={"title": "t", "description": 'line\nbreak \u00e9 "quoted"'})
+    await anonymous.get("/tasks/%C3%A9?x=1")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["logger"], r["operation_id"], r["status"], r["user_id"]) for r in lines] == [
+        ("taskapi.access", "createTask", 201, alice.id),
+        ("taskapi.access", "getTask", 401, None),
     ]
+    assert lines[1]["path"] == "/tasks/\u00e9"
+    assert lines[1]["route"] == "/tasks/{task_id}"
+    assert datetime.fromisoformat(lines[0]["time"]).tzinfo is not None
 
 
 @pytest.fixture

@@ -10,10 +10,12 @@ between backends lives here:
   in a transaction. asyncpg prepares and caches every statement.
 - SQLite: the standard sqlite3 driver *in the event loop's thread*. A point query takes microseconds,
   while handing each statement to a driver thread (aiosqlite) cost ~60 µs and, under load, a GIL
-  convoy. Write transactions take the write lock when they begin (`BEGIN IMMEDIATE`), so writers never
-  deadlock on a read lock each wants to upgrade; while another process holds the lock, the writer waits
-  with `asyncio.sleep` (up to the busy timeout) so its event loop keeps serving other requests; inside
-  one process an asyncio lock runs one write transaction at a time. WAL journal.
+  convoy. Each process keeps two connections: one for reads, which run as single statements without
+  BEGIN/COMMIT (in WAL mode each sees one committed snapshot, so requests can share it), and one for
+  write transactions, which an asyncio lock gives to one transaction at a time. A write transaction
+  takes the write lock when it begins (`BEGIN IMMEDIATE`), so writers never deadlock on a read lock
+  each wants to upgrade; while another process holds the lock, the writer waits with `asyncio.sleep`
+  (up to the busy timeout) so its event loop keeps serving other requests. WAL journal.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +55,21 @@ class Transaction:
     @classmethod
     def over(cls, connection: Executor) -> Transaction:
         return cls(connection=connection, tasks=TaskRepository(connection), users=UserRepository(connection))
+
+
+class _Ready:
+    """An async context that hands out an existing transaction and does nothing on exit (SQLite reads)."""
+
+    __slots__ = ("_transaction",)
+
+    def __init__(self, transaction: Transaction) -> None:
+        self._transaction = transaction
+
+    async def __aenter__(self) -> Transaction:
+        return self._transaction
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -132,32 +149,34 @@ class Database:
         self._busy_timeout_ms = sqlite_busy_timeout_ms
         self._pg_pool: asyncpg.Pool | None = None
         self._pg_lock: asyncio.Lock | None = None
-        self._sqlite_idle: list[sqlite3.Connection] = []
+        self._sqlite_reader: Transaction | None = None
+        self._sqlite_writer: sqlite3.Connection | None = None
+        self._sqlite_connections: list[sqlite3.Connection] = []
         self._write_lock: asyncio.Lock | None = None
 
     def prepare(self) -> None:
         """Make the database reachable before the first connection (see `prepare_url`)."""
         prepare_url(str(self.url))
 
-    @asynccontextmanager
-    async def transaction(self, *, write: bool = False) -> AsyncIterator[Transaction]:
+    def transaction(self, *, write: bool = False) -> AbstractAsyncContextManager[Transaction]:
         """A transaction that commits when the block ends and rolls back when it raises."""
         if self.backend == "postgresql":
-            async with self._postgres(write=write) as executor:
-                yield Transaction.over(executor)
-        else:
-            async with self._sqlite(write=write) as executor:
-                yield Transaction.over(executor)
+            return self._postgres(write=write)
+        if write:
+            return self._sqlite_write()
+        if self._sqlite_reader is None:
+            self._sqlite_reader = Transaction.over(_Sqlite(self._sqlite_connect(busy_timeout_ms=self._busy_timeout_ms)))
+        return _Ready(self._sqlite_reader)
 
     @asynccontextmanager
-    async def _postgres(self, *, write: bool) -> AsyncIterator[_Postgres]:
+    async def _postgres(self, *, write: bool) -> AsyncIterator[Transaction]:
         pool = await self._pool()
         async with pool.acquire(timeout=self._pool_timeout) as connection:
             if not write:
-                yield _Postgres(connection)
+                yield Transaction.over(_Postgres(connection))
                 return
             async with connection.transaction():
-                yield _Postgres(connection)
+                yield Transaction.over(_Postgres(connection))
 
     async def _pool(self) -> asyncpg.Pool:
         if self._pg_pool is None:
@@ -170,63 +189,55 @@ class Database:
         return self._pg_pool
 
     @asynccontextmanager
-    async def _sqlite(self, *, write: bool) -> AsyncIterator[_Sqlite]:
-        connection = self._sqlite_idle.pop() if self._sqlite_idle else self._sqlite_connect()
-        try:
-            if not write:
-                # One statement per read: in WAL mode it sees one snapshot without BEGIN/COMMIT.
-                yield _Sqlite(connection)
-                return
-            if self._write_lock is None:
-                self._write_lock = asyncio.Lock()
-            async with self._write_lock:
-                await self._begin_immediate(connection)
-                try:
-                    yield _Sqlite(connection)
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
+    async def _sqlite_write(self) -> AsyncIterator[Transaction]:
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        async with self._write_lock:
+            if self._sqlite_writer is None:
+                # Busy timeout 0: BEGIN IMMEDIATE fails at once while another process writes, and
+                # `_begin_immediate` waits without blocking the event loop.
+                self._sqlite_writer = self._sqlite_connect(busy_timeout_ms=0)
+            connection = self._sqlite_writer
+            await self._begin_immediate(connection)
+            try:
+                yield Transaction.over(_Sqlite(connection))
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            try:
                 connection.execute("COMMIT")
-        finally:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            if len(self._sqlite_idle) < self._pool_size:
-                self._sqlite_idle.append(connection)
-            else:
-                connection.close()
+            finally:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
 
     async def _begin_immediate(self, connection: sqlite3.Connection) -> None:
         """Take the write lock without blocking the event loop while another process holds it: try at
-        once (busy timeout 0), and on "database is locked" sleep asynchronously and retry, up to the
-        configured busy timeout."""
+        once, and on "database is locked" sleep asynchronously and retry, up to the busy timeout."""
         deadline = time.monotonic() + self._busy_timeout_ms / 1000
         delay = 0.001
-        connection.execute("PRAGMA busy_timeout=0")
-        try:
-            while True:
-                try:
-                    connection.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() + delay > deadline:
-                        raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.05)
-        finally:
-            connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
-    def _sqlite_connect(self) -> sqlite3.Connection:
+    def _sqlite_connect(self, *, busy_timeout_ms: int) -> sqlite3.Connection:
         path = self.url.database or ":memory:"
         # isolation_level=None: the driver never begins transactions on its own; we say BEGIN.
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         for pragma in (
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",
-            f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}",
+            f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
             "PRAGMA foreign_keys=ON",
         ):
             connection.execute(pragma)
+        self._sqlite_connections.append(connection)
         return connection
 
     async def schema_revision(self) -> str | None:
@@ -243,8 +254,9 @@ class Database:
         if self._pg_pool is not None:
             await self._pg_pool.close()
             self._pg_pool = None
-        while self._sqlite_idle:
-            self._sqlite_idle.pop().close()
+        self._sqlite_reader = self._sqlite_writer = None
+        while self._sqlite_connections:
+            self._sqlite_connections.pop().close()
 
 
 _ALEMBIC_VERSION = Query(text("SELECT version_num FROM alembic_version"))
