@@ -7,9 +7,9 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import anyio
 import jwt
@@ -35,8 +35,7 @@ class InsecureConfiguration(RuntimeError):
     """The settings would make tokens forgeable; the server refuses to start."""
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
+class Principal(NamedTuple):
     """The authenticated caller."""
 
     user_id: int

@@ -45,6 +45,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, forwarded_all
     import uvicorn
 
     from taskapi.logs import log_config
+    from taskapi.serving import CoalescingHttpToolsProtocol
 
     uvicorn.run(
         "taskapi.asgi:app",
@@ -57,7 +58,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, forwarded_all
         access_log=False,  # taskapi.middleware writes the access log, one JSON line per request
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         loop=settings.event_loop,
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
     )

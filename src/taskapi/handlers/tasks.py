@@ -16,17 +16,9 @@ _MAX_ID = 2**63 - 1
 
 
 def _task(record: TaskRecord) -> models.Task:
-    # Rows were validated on the way in and are typed on the way out: build the model without validating
-    # it a second time (the live-server contract run checks every response against the spec).
-    return models.Task.model_construct(
-        id=record.id,
-        title=record.title,
-        description=record.description,
-        priority=record.priority,
-        completed=record.completed,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
+    # Validating the record against the generated model (in pydantic-core, attribute by attribute) costs
+    # less than constructing the model unvalidated in Python, and proves every response conforms.
+    return models.Task.model_validate(record, from_attributes=True)
 
 
 def _missing(task_id: int) -> NotFound:
@@ -69,7 +61,7 @@ class TaskHandlers:
         page = records[: params.limit]
         next_cursor = str(page[-1].id) if len(records) > params.limit else None
         return server.ListTasks200Response(
-            body=models.TaskPage(items=[_task(record) for record in page], next_cursor=next_cursor)
+            body=models.TaskPage.model_validate({"items": page, "next_cursor": next_cursor}, from_attributes=True)
         )
 
     async def get_task(self, principal: Principal, params: models.GetTaskParams) -> server.GetTaskResponse:

@@ -43,8 +43,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 def from_db_datetime(value: datetime | str) -> datetime:
     """An aware UTC datetime from what the driver returns (asyncpg: aware; sqlite3: text without offset)."""
     if isinstance(value, str):
+        if len(value) in (19, 26):
+            # SQLite's text is UTC without an offset (SQLAlchemy's DateTime format): name it in the one parse.
+            return datetime.fromisoformat(value + "+00:00")
         value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit.

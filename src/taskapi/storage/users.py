@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select, text
 
@@ -11,8 +11,7 @@ from taskapi.storage.sql import Executor, Query, Row
 from taskapi.storage.tables import from_db_datetime, users
 
 
-@dataclass(frozen=True, slots=True)
-class UserRecord:
+class UserRecord(NamedTuple):
     """A row of `users`."""
 
     id: int
@@ -22,7 +21,7 @@ class UserRecord:
 
 
 def _record(row: Row) -> UserRecord:
-    return UserRecord(id=row[0], username=row[1], password_hash=row[2], created_at=from_db_datetime(row[3]))
+    return UserRecord(row[0], row[1], row[2], from_db_datetime(row[3]))
 
 
 _COLUMNS = (users.c.id, users.c.username, users.c.password_hash, users.c.created_at)
