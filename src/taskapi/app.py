@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users=UserHandlers(db, passwords),
         auth=AuthHandlers(db, passwords, tokens),
         meta=MetaHandlers(),
-        security=BearerAuthenticator(db, tokens),
+        security=BearerAuthenticator(db, tokens, recheck_seconds=settings.account_recheck_seconds),
     )
     app.router.routes.extend(routes)
     # Innermost middleware: operations skip the router; everything else falls through to it.

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     )
     jwt_issuer: str = Field(default="taskapi", description="The `iss` claim tokens carry and must carry.")
     jwt_audience: str = Field(default="taskapi", description="The `aud` claim tokens carry and must carry.")
+    account_recheck_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long a worker trusts that a token's account still exists before looking again "
+        "(0: on every request).",
+    )
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30, description="Lifetime of a bearer token.")
 
     @field_validator("cors_origins", mode="before")

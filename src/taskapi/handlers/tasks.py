@@ -8,9 +8,9 @@ from pydantic import MISSING
 
 from taskapi.auth import Principal
 from taskapi.clock import Clock, utc_now
-from taskapi.errors import NotFound
+from taskapi.errors import NotFound, Unauthorized
 from taskapi.generated import models, server
-from taskapi.storage import Database, TaskRecord
+from taskapi.storage import Database, OwnerMissing, TaskRecord
 
 _MAX_ID = 2**63 - 1
 
@@ -36,14 +36,17 @@ class TaskHandlers:
     async def create_task(self, principal: Principal, body: models.TaskCreate) -> server.CreateTaskResponse:
         """Store a new task; its URL goes in `Location`."""
         description = None if body.description is MISSING else body.description
-        async with self._db.transaction(write=True) as tx:
-            record = await tx.tasks.add(
-                owner_id=principal.user_id,
-                title=body.title,
-                description=description,
-                priority=body.priority,
-                now=self._clock(),
-            )
+        try:
+            async with self._db.transaction(write=True) as tx:
+                record = await tx.tasks.add(
+                    owner_id=principal.user_id,
+                    title=body.title,
+                    description=description,
+                    priority=body.priority,
+                    now=self._clock(),
+                )
+        except OwnerMissing:
+            raise Unauthorized("The bearer token's user no longer exists.") from None
         return server.CreateTask201Response(body=_task(record), location=f"/tasks/{record.id}")
 
     async def list_tasks(self, principal: Principal, params: models.ListTasksParams) -> server.ListTasksResponse:

@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from taskapi.settings import Settings
-from taskapi.storage.sql import Executor, Query, Row
+from taskapi.storage.sql import Executor, ForeignKeyViolation, Query, Row
 from taskapi.storage.tasks import TaskRepository
 from taskapi.storage.users import UserRepository
 
@@ -85,7 +85,12 @@ class _Sqlite:
 
     def _cursor(self, query: Query, params: Mapping[str, Any]) -> sqlite3.Cursor:
         sql, arguments = query.arguments(_SQLITE, params)
-        return self._connection.execute(sql, [_sqlite_value(value) for value in arguments])
+        try:
+            return self._connection.execute(sql, [_sqlite_value(value) for value in arguments])
+        except sqlite3.IntegrityError as exc:
+            if "FOREIGN KEY" in str(exc):
+                raise ForeignKeyViolation(str(exc)) from exc
+            raise
 
     async def one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
         row: Row | None = self._cursor(query, params).fetchone()
@@ -104,7 +109,10 @@ class _Postgres:
 
     async def one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
         sql, arguments = query.arguments(_POSTGRES, params)
-        row: Row | None = await self._connection.fetchrow(sql, *arguments)
+        try:
+            row: Row | None = await self._connection.fetchrow(sql, *arguments)
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise ForeignKeyViolation(str(exc)) from exc
         return row
 
     async def all(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
@@ -113,7 +121,10 @@ class _Postgres:
 
     async def run(self, query: Query, params: Mapping[str, Any]) -> int:
         sql, arguments = query.arguments(_POSTGRES, params)
-        status: str = await self._connection.execute(sql, *arguments)
+        try:
+            status: str = await self._connection.execute(sql, *arguments)
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise ForeignKeyViolation(str(exc)) from exc
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
 
@@ -171,7 +182,9 @@ class Database:
     @asynccontextmanager
     async def _postgres(self, *, write: bool) -> AsyncIterator[Transaction]:
         pool = await self._pool()
-        async with pool.acquire(timeout=self._pool_timeout) as connection:
+        # With a connection idle, acquire it directly: a timeout wraps the wait in a task of its own.
+        timeout = None if pool.get_idle_size() > 0 else self._pool_timeout
+        async with pool.acquire(timeout=timeout) as connection:
             if not write:
                 yield Transaction.over(_Postgres(connection))
                 return
@@ -185,7 +198,9 @@ class Database:
             async with self._pg_lock:
                 if self._pg_pool is None:
                     dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                    self._pg_pool = await asyncpg.create_pool(dsn, min_size=self._pool_size, max_size=self._max_size)
+                    self._pg_pool = await asyncpg.create_pool(
+                        dsn, min_size=self._pool_size, max_size=self._max_size, reset=_keep_session
+                    )
         return self._pg_pool
 
     @asynccontextmanager
@@ -257,6 +272,12 @@ class Database:
         self._sqlite_reader = self._sqlite_writer = None
         while self._sqlite_connections:
             self._sqlite_connections.pop().close()
+
+
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Return a connection to the pool as it is. asyncpg's default reset (a round trip per release:
+    RESET ALL, UNLISTEN, advisory unlocks) undoes what taskapi never does; an open transaction is still
+    rolled back by asyncpg itself."""
 
 
 _ALEMBIC_VERSION = Query(text("SELECT version_num FROM alembic_version"))

@@ -1,5 +1,6 @@
 """Statements built with SQLAlchemy Core and run on the bare driver: `Query`, and `Executor`, the one
-interface repositories run them through (implemented per backend in database.py)."""
+interface repositories run them through (implemented per backend in database.py), which raises
+`ForeignKeyViolation` for either driver's foreign-key error."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ class Query:
     def arguments(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         sql, names, defaults = self.compiled(dialect)
         return sql, [params[name] if name in params else defaults[name] for name in names]
+
+
+class ForeignKeyViolation(Exception):
+    """A statement referred to a row that does not exist (whatever the driver calls it)."""
 
 
 class Executor(Protocol):

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from taskapi.storage.sql import Executor, Query, Row
+from taskapi.storage.sql import Executor, ForeignKeyViolation, Query, Row
 from taskapi.storage.tables import from_db_datetime, tasks
 
 
@@ -22,6 +22,10 @@ class TaskRecord(NamedTuple):
     completed: bool
     created_at: datetime
     updated_at: datetime
+
+
+class OwnerMissing(LookupError):
+    """The owner of a new task is not in `users` (the account was deleted after its token was checked)."""
 
 
 UPDATABLE = ("title", "description", "priority", "completed")
@@ -90,9 +94,12 @@ class TaskRepository:
     async def add(
         self, *, owner_id: int, title: str, description: str | None, priority: int, now: datetime
     ) -> TaskRecord:
-        """Insert a task owned by `owner_id` and return it with its new id."""
+        """Insert a task owned by `owner_id` and return it with its new id; OwnerMissing without that user."""
         params = {"owner_id": owner_id, "title": title, "description": description, "priority": priority, "now": now}
-        row = await self._connection.one(_ADD, params)
+        try:
+            row = await self._connection.one(_ADD, params)
+        except ForeignKeyViolation:
+            raise OwnerMissing(f"user {owner_id} does not exist") from None
         assert row is not None  # noqa: S101 - INSERT … RETURNING returns the row
         return _record(row)
 
