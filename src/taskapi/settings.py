@@ -32,8 +32,15 @@ class Settings(BaseSettings):
         description="Event loop of `taskapi serve`. asyncio's serves connections in turn; uvloop's is a few "
         "percent faster but lets some responses wait 10x the median when a worker is saturated (bench/README.md).",
     )
-    db_pool_size: int = Field(default=5, ge=1, le=200, description="Connections each worker keeps open.")
-    db_max_overflow: int = Field(default=10, ge=0, le=200, description="Extra connections a worker may open.")
+    db_pool_size: int = Field(
+        default=4,
+        ge=1,
+        le=200,
+        description="PostgreSQL connections each worker keeps open (about two per core serves best).",
+    )
+    db_max_overflow: int = Field(
+        default=0, ge=0, le=200, description="PostgreSQL: extra connections a worker may open under bursts."
+    )
     db_pool_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long a request waits for a free connection before failing."
     )

@@ -97,7 +97,8 @@ class _Sqlite:
         return row
 
     async def all(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
-        return list(self._cursor(query, params).fetchall())
+        rows: list[Row] = self._cursor(query, params).fetchall()
+        return rows
 
     async def run(self, query: Query, params: Mapping[str, Any]) -> int:
         return self._cursor(query, params).rowcount
@@ -147,8 +148,8 @@ class Database:
         self,
         url: str,
         *,
-        pool_size: int = 5,
-        max_overflow: int = 10,
+        pool_size: int = 4,
+        max_overflow: int = 0,
         pool_timeout: float = 10.0,
         sqlite_busy_timeout_ms: int = 5000,
     ) -> None:
