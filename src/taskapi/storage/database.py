@@ -161,6 +161,9 @@ class Database:
         self._busy_timeout_ms = sqlite_busy_timeout_ms
         self._pg_pool: asyncpg.Pool | None = None
         self._pg_lock: asyncio.Lock | None = None
+        # Requests queue for connections here, first come first served: waiting on asyncpg's pool
+        # directly lets a request that has just arrived take a connection ahead of one that has waited.
+        self._pg_gate: asyncio.Semaphore | None = None
         self._sqlite_reader: Transaction | None = None
         self._sqlite_writer: sqlite3.Connection | None = None
         self._sqlite_connections: list[sqlite3.Connection] = []
@@ -183,14 +186,22 @@ class Database:
     @asynccontextmanager
     async def _postgres(self, *, write: bool) -> AsyncIterator[Transaction]:
         pool = await self._pool()
-        # With a connection idle, acquire it directly: a timeout wraps the wait in a task of its own.
-        timeout = None if pool.get_idle_size() > 0 else self._pool_timeout
-        async with pool.acquire(timeout=timeout) as connection:
-            if not write:
-                yield Transaction.over(_Postgres(connection))
-                return
-            async with connection.transaction():
-                yield Transaction.over(_Postgres(connection))
+        gate = self._pg_gate
+        assert gate is not None  # noqa: S101 - made with the pool
+        if gate.locked():
+            async with asyncio.timeout(self._pool_timeout):
+                await gate.acquire()
+        else:
+            await gate.acquire()
+        try:
+            async with pool.acquire() as connection:
+                if not write:
+                    yield Transaction.over(_Postgres(connection))
+                    return
+                async with connection.transaction():
+                    yield Transaction.over(_Postgres(connection))
+        finally:
+            gate.release()
 
     async def _pool(self) -> asyncpg.Pool:
         if self._pg_pool is None:
@@ -199,6 +210,7 @@ class Database:
             async with self._pg_lock:
                 if self._pg_pool is None:
                     dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                    self._pg_gate = asyncio.Semaphore(self._max_size)
                     self._pg_pool = await asyncpg.create_pool(
                         dsn, min_size=self._pool_size, max_size=self._max_size, reset=_keep_session
                     )
