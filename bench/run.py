@@ -417,7 +417,8 @@ def run_all(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
         "scale": {},
     }
     print(f"servers: 1 worker on core 0; wrk on core 1, {args.connections} connections, "
-          f"{args.repeat} x {args.seconds:g} s after {args.warmup:g} s of warm-up")  # fmt: skip
+          f"{args.repeat} x {args.seconds:g} s after {args.warmup:g} s of warm-up; taskapi as deployed "
+          "(`taskapi serve`: asyncio loop), the peers on uvicorn's defaults (uvloop, httptools)")  # fmt: skip
     for target in targets:
         if not args.only or target.name in args.only.split(","):
             report["servers"][target.name] = measure(target, args, work)
