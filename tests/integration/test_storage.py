@@ -52,6 +52,17 @@ async def test_a_raising_transaction_rolls_back(db: Database, owner: int) -> Non
         assert await tx.tasks.page(owner, after_id=0, limit=10) == []
 
 
+async def test_a_one_statement_transaction_refuses_a_second(db: Database, owner: int) -> None:
+    with pytest.raises(RuntimeError, match="one statement"):
+        async with db.transaction(write=True, one_statement=True) as tx:
+            await tx.tasks.add(owner_id=owner, title="first", description=None, priority=1, now=NOW)
+            await tx.tasks.add(owner_id=owner, title="second", description=None, priority=1, now=NOW)
+    async with db.transaction() as tx:
+        titles = [task.title for task in await tx.tasks.page(owner, after_id=0, limit=10)]
+    # PostgreSQL committed the first statement as it ran; SQLite rolled the block back.
+    assert titles == (["first"] if db.backend == "postgresql" else [])
+
+
 async def test_change_and_complete(db: Database, owner: int) -> None:
     later = NOW + timedelta(minutes=5)
     async with db.transaction(write=True) as tx:

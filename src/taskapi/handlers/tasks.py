@@ -37,7 +37,7 @@ class TaskHandlers:
         """Store a new task; its URL goes in `Location`."""
         description = None if body.description is MISSING else body.description
         try:
-            async with self._db.transaction(write=True) as tx:
+            async with self._db.transaction(write=True, one_statement=True) as tx:
                 record = await tx.tasks.add(
                     owner_id=principal.user_id,
                     title=body.title,
@@ -80,7 +80,7 @@ class TaskHandlers:
     ) -> server.UpdateTaskResponse:
         """Change the properties the body names."""
         changes: dict[str, Any] = body.model_dump(exclude_unset=True)
-        async with self._db.transaction(write=True) as tx:
+        async with self._db.transaction(write=True, one_statement=True) as tx:
             record = await tx.tasks.change(principal.user_id, params.task_id, changes, now=self._clock())
         if record is None:
             raise _missing(params.task_id)
@@ -98,7 +98,7 @@ class TaskHandlers:
 
     async def delete_task(self, principal: Principal, params: models.DeleteTaskParams) -> server.DeleteTaskResponse:
         """Delete the task, or 404."""
-        async with self._db.transaction(write=True) as tx:
+        async with self._db.transaction(write=True, one_statement=True) as tx:
             removed = await tx.tasks.remove(principal.user_id, params.task_id)
         if not removed:
             raise _missing(params.task_id)

@@ -20,7 +20,7 @@ class UserHandlers:
     async def create_user(self, body: models.UserCreate) -> server.CreateUserResponse:
         """Sign up: store the username with an Argon2 hash of the password, never the password."""
         password_hash = await self._passwords.hash(body.password)
-        async with self._db.transaction(write=True) as tx:
+        async with self._db.transaction(write=True, one_statement=True) as tx:
             user = await tx.users.add(username=body.username, password_hash=password_hash, now=self._clock())
         if user is None:
             raise Conflict(f"The username {body.username} is taken.")

@@ -6,8 +6,9 @@ commits once at its end, or rolls back when anything raises. Statements are buil
 cost of SQLAlchemy's connection machinery was most of a request's time (bench/README.md). What differs
 between backends lives here:
 
-- PostgreSQL: an asyncpg pool. Reads run without BEGIN/COMMIT (one statement, one snapshot); writes run
-  in a transaction. asyncpg prepares and caches every statement.
+- PostgreSQL: an asyncpg pool. Reads run without BEGIN/COMMIT (one statement, one snapshot), and so do
+  writes of one statement (`one_statement=True`); other writes run in a transaction. asyncpg prepares
+  and caches every statement.
 - SQLite: the standard sqlite3 driver *in the event loop's thread*. A point query takes microseconds,
   while handing each statement to a driver thread (aiosqlite) cost ~60 µs and, under load, a GIL
   convoy. Each process keeps two connections: one for reads, which run as single statements without
@@ -79,11 +80,26 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-class _Sqlite:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+class _Budget:
+    """How many more statements a transaction opened with `one_statement=True` may run (None: any)."""
+
+    def __init__(self, statements: int | None) -> None:
+        self._statements = statements
+
+    def _spend(self) -> None:
+        if self._statements is not None:
+            if self._statements == 0:
+                raise RuntimeError("this transaction was opened for one statement (one_statement=True)")
+            self._statements -= 1
+
+
+class _Sqlite(_Budget):
+    def __init__(self, connection: sqlite3.Connection, *, statements: int | None = None) -> None:
+        super().__init__(statements)
         self._connection = connection
 
     def _cursor(self, query: Query, params: Mapping[str, Any]) -> sqlite3.Cursor:
+        self._spend()
         sql, arguments = query.arguments(_SQLITE, params)
         try:
             return self._connection.execute(sql, [_sqlite_value(value) for value in arguments])
@@ -104,12 +120,17 @@ class _Sqlite:
         return self._cursor(query, params).rowcount
 
 
-class _Postgres:
-    def __init__(self, connection: asyncpg.Connection) -> None:
+class _Postgres(_Budget):
+    def __init__(self, connection: asyncpg.Connection, *, statements: int | None = None) -> None:
+        super().__init__(statements)
         self._connection = connection
 
+    def _sql(self, query: Query, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        self._spend()
+        return query.arguments(_POSTGRES, params)
+
     async def one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
-        sql, arguments = query.arguments(_POSTGRES, params)
+        sql, arguments = self._sql(query, params)
         try:
             row: Row | None = await self._connection.fetchrow(sql, *arguments)
         except asyncpg.ForeignKeyViolationError as exc:
@@ -117,11 +138,11 @@ class _Postgres:
         return row
 
     async def all(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
-        sql, arguments = query.arguments(_POSTGRES, params)
+        sql, arguments = self._sql(query, params)
         return list(await self._connection.fetch(sql, *arguments))
 
     async def run(self, query: Query, params: Mapping[str, Any]) -> int:
-        sql, arguments = query.arguments(_POSTGRES, params)
+        sql, arguments = self._sql(query, params)
         try:
             status: str = await self._connection.execute(sql, *arguments)
         except asyncpg.ForeignKeyViolationError as exc:
@@ -173,18 +194,25 @@ class Database:
         """Make the database reachable before the first connection (see `prepare_url`)."""
         prepare_url(str(self.url))
 
-    def transaction(self, *, write: bool = False) -> AbstractAsyncContextManager[Transaction]:
-        """A transaction that commits when the block ends and rolls back when it raises."""
+    def transaction(
+        self, *, write: bool = False, one_statement: bool = False
+    ) -> AbstractAsyncContextManager[Transaction]:
+        """A transaction that commits when the block ends and rolls back when it raises.
+
+        `one_statement=True` promises a single statement (the executor refuses a second): on PostgreSQL it
+        then runs without BEGIN and COMMIT, atomic on its own, in one round trip instead of three, and
+        commits as it runs. Use it only where nothing in the block can fail after the statement.
+        """
         if self.backend == "postgresql":
-            return self._postgres(write=write)
+            return self._postgres(write=write, one_statement=one_statement)
         if write:
-            return self._sqlite_write()
+            return self._sqlite_write(one_statement=one_statement)
         if self._sqlite_reader is None:
             self._sqlite_reader = Transaction.over(_Sqlite(self._sqlite_connect(busy_timeout_ms=self._busy_timeout_ms)))
         return _Ready(self._sqlite_reader)
 
     @asynccontextmanager
-    async def _postgres(self, *, write: bool) -> AsyncIterator[Transaction]:
+    async def _postgres(self, *, write: bool, one_statement: bool) -> AsyncIterator[Transaction]:
         pool = await self._pool()
         gate = self._pg_gate
         assert gate is not None  # noqa: S101 - made with the pool
@@ -197,6 +225,9 @@ class Database:
             async with pool.acquire() as connection:
                 if not write:
                     yield Transaction.over(_Postgres(connection))
+                    return
+                if one_statement:
+                    yield Transaction.over(_Postgres(connection, statements=1))
                     return
                 async with connection.transaction():
                     yield Transaction.over(_Postgres(connection))
@@ -217,7 +248,7 @@ class Database:
         return self._pg_pool
 
     @asynccontextmanager
-    async def _sqlite_write(self) -> AsyncIterator[Transaction]:
+    async def _sqlite_write(self, *, one_statement: bool) -> AsyncIterator[Transaction]:
         if self._write_lock is None:
             self._write_lock = asyncio.Lock()
         async with self._write_lock:
@@ -228,7 +259,7 @@ class Database:
             connection = self._sqlite_writer
             await self._begin_immediate(connection)
             try:
-                yield Transaction.over(_Sqlite(connection))
+                yield Transaction.over(_Sqlite(connection, statements=1 if one_statement else None))
             except BaseException:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
