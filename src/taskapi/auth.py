@@ -181,8 +181,9 @@ class BearerAuthenticator:
 
     The account behind a token must still exist. Each worker looks it up at most once per
     `recheck_seconds` (TASKAPI_ACCOUNT_RECHECK_SECONDS; 0 looks it up on every request): within that
-    window a deleted account's token finds no tasks (they are deleted with it) and cannot create any
-    (`create_task` answers 401), and after it the token is refused outright.
+    window a deleted account's token finds no tasks (they are deleted with it: reads are empty, changes
+    404), cannot create any and is refused by `GET /users/me` (both look the account up), and after it
+    the token is refused outright.
     """
 
     def __init__(
@@ -208,7 +209,8 @@ class BearerAuthenticator:
             raise Unauthorized("The bearer token's user no longer exists.")
         principal = Principal(user_id=user.id, username=user.username, created_at=user.created_at)
         if self._recheck_seconds > 0:
-            if user_id not in self._confirmed and len(self._confirmed) >= _CONFIRMED_ACCOUNTS:
-                del self._confirmed[next(iter(self._confirmed))]  # the oldest entry
+            self._confirmed.pop(user_id, None)  # re-inserted last: the dict stays in order of confirmation
+            if len(self._confirmed) >= _CONFIRMED_ACCOUNTS:
+                del self._confirmed[next(iter(self._confirmed))]  # the longest unconfirmed
             self._confirmed[user_id] = (principal, now + self._recheck_seconds)
         return principal

@@ -8,7 +8,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
-from typing import Any, TextIO
+from typing import Any
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,9 +42,8 @@ class AccessLog:
     above `info` turns it off, as it turns off every info line.
     """
 
-    def __init__(self, *, enabled: bool, stream: TextIO | None = None) -> None:
+    def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
-        self._stream = stream
         self._second = -1
         self._second_text = ""
 
@@ -75,9 +74,13 @@ class AccessLog:
             f'"operation_id": {_text(operation_id)}, "status": {status}, "duration_ms": {duration_ms}, '
             f'"request_id": {_text(request_id)}, "user_id": {"null" if user_id is None else user_id}}}\n'
         )
-        stream = self._stream or sys.stdout
-        stream.write(line)
-        stream.flush()
+        try:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        except (OSError, ValueError, AttributeError) as exc:
+            # Standard output is gone (closed pipe, no collector): a request must not fail for its log line.
+            self.enabled = False
+            logging.getLogger("taskapi").error("access log off: standard output failed (%s)", exc)
 
 
 def log_config(level: str) -> dict[str, Any]:

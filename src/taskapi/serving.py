@@ -47,6 +47,8 @@ class CoalescingTransport(asyncio.Transport):
         if not self._pending:
             return
         pending, self._pending, self._pending_size = self._pending, [], 0
+        if self._transport.is_closing():
+            return  # the peer is gone (uvloop's transports raise on a write after close)
         self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self) -> None:

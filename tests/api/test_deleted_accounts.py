@@ -34,6 +34,9 @@ async def test_the_token_of_a_deleted_account_is_refused(alice: User, settings: 
     assert created.headers["www-authenticate"] == 'Bearer error="invalid_token"'
     assert await execute(database_url, "SELECT title FROM tasks") == []  # alice's first task went with her
 
+    me = await alice.client.get("/users/me")
+    assert_problem(me, 401)
+
     listed = await alice.client.get("/tasks")
     if settings.account_recheck_seconds:
         # Inside the window: the account's tasks went with it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from taskapi.auth import Passwords, Principal
 from taskapi.clock import Clock, utc_now
-from taskapi.errors import Conflict
+from taskapi.errors import Conflict, Unauthorized
 from taskapi.generated import models, server
 from taskapi.storage import Database
 
@@ -29,7 +29,11 @@ class UserHandlers:
         )
 
     async def get_current_user(self, principal: Principal) -> server.GetCurrentUserResponse:
-        """The account the bearer token belongs to."""
+        """The account the bearer token belongs to, as stored now (not as the worker last confirmed it)."""
+        async with self._db.transaction() as tx:
+            user = await tx.users.get(principal.user_id)
+        if user is None:
+            raise Unauthorized("The bearer token's user no longer exists.")
         return server.GetCurrentUser200Response(
-            body=models.User(id=principal.user_id, username=principal.username, created_at=principal.created_at)
+            body=models.User(id=user.id, username=user.username, created_at=user.created_at)
         )

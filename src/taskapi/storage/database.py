@@ -1,10 +1,11 @@
 """Connections, transactions, and the one interface (`Executor`) that repositories run SQL through.
 
 A handler runs each request in one transaction (`async with db.transaction(write=True) as tx`) that
-commits once at its end, or rolls back when anything raises. Statements are built with SQLAlchemy Core
-(`Query`) and compiled once per dialect; they then run on the bare driver, because the per-statement
-cost of SQLAlchemy's connection machinery was most of a request's time (bench/README.md). What differs
-between backends lives here:
+commits once at its end, or rolls back when anything raises; a write of one statement may say so
+(`one_statement=True`) and then runs, on PostgreSQL, as that statement alone. Statements are built
+with SQLAlchemy Core (`Query`) and compiled once per dialect; they then run on the bare driver,
+because the per-statement cost of SQLAlchemy's connection machinery was most of a request's time
+(bench/README.md). What differs between backends lives here:
 
 - PostgreSQL: an asyncpg pool. Reads run without BEGIN/COMMIT (one statement, one snapshot), and so do
   writes of one statement (`one_statement=True`); other writes run in a transaction. asyncpg prepares
@@ -243,7 +244,12 @@ class Database:
                     dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
                     self._pg_gate = asyncio.Semaphore(self._max_size)
                     self._pg_pool = await asyncpg.create_pool(
-                        dsn, min_size=self._pool_size, max_size=self._max_size, reset=_keep_session
+                        dsn,
+                        min_size=self._pool_size,
+                        max_size=self._max_size,
+                        reset=_keep_session,
+                        # Bounds each (re)connect too, so no request waits longer for a connection.
+                        timeout=self._pool_timeout,
                     )
         return self._pg_pool
 
@@ -286,11 +292,18 @@ class Database:
             delay = min(delay * 2, 0.05)
 
     def _sqlite_connect(self, *, busy_timeout_ms: int) -> sqlite3.Connection:
-        path = self.url.database or ":memory:"
+        path = self.url.database
+        if path in (None, "", ":memory:"):
+            # Reads and writes use two connections: two private in-memory databases would never meet.
+            raise ValueError(f"{self.url}: SQLite needs a database file, not an in-memory database")
         # isolation_level=None: the driver never begins transactions on its own; we say BEGIN.
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        (mode,) = connection.execute("PRAGMA journal_mode=WAL").fetchone()
+        if str(mode).lower() != "wal":
+            # Without WAL a COMMIT waits for readers, and the write connection does not wait (busy timeout 0).
+            connection.close()
+            raise RuntimeError(f"{path}: SQLite could not switch to WAL journaling (it is {mode}); taskapi needs it")
         for pragma in (
-            "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",
             f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
             "PRAGMA foreign_keys=ON",

@@ -43,10 +43,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 def from_db_datetime(value: datetime | str) -> datetime:
     """An aware UTC datetime from what the driver returns (asyncpg: aware; sqlite3: text without offset)."""
     if isinstance(value, str):
-        if len(value) in (19, 26):
+        try:
             # SQLite's text is UTC without an offset (SQLAlchemy's DateTime format): name it in the one parse.
             return datetime.fromisoformat(value + "+00:00")
-        value = datetime.fromisoformat(value)
+        except ValueError:  # it had an offset after all
+            value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value if value.tzinfo is UTC else value.astimezone(UTC)
