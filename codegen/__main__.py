@@ -88,6 +88,7 @@ def _server(contract: Contract, tmp: Path) -> str:
         schemes=sorted({name for op in contract.operations for name in op.security}),
         FORM=FORM,
         middleware_headers=contract.middleware_headers,
+        shapes=contract.response_shapes(),
     )
     target = tmp / "server.py"
     target.write_text(HEADER + "\n" + text, encoding="utf-8")

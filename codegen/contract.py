@@ -118,6 +118,28 @@ class SuccessResponse:
 
 
 @dataclass(frozen=True)
+class ShapeField:
+    """One property of a response shape, with its Python annotation."""
+
+    name: str
+    annotation: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A response body's schema as a TypedDict: the JSON its model renders, built without a model."""
+
+    name: str
+    description: str
+    fields: tuple[ShapeField, ...]
+
+    @property
+    def class_name(self) -> str:
+        return f"{self.name}Dict"
+
+
+@dataclass(frozen=True)
 class Operation:
     """One operation of the spec, as the glue generator sees it."""
 
@@ -184,6 +206,55 @@ class Contract:
                     headers[name] = str(header.get("schema", {}).get("pattern", ".*"))
         return dict(sorted(headers.items()))
 
+    def response_shapes(self) -> list[Shape]:
+        """A shape for every schema a 2xx response body is, or holds, in the order they can be defined."""
+        resolver = _Resolver(self.document)
+        shapes: dict[str, Shape | None] = {}
+
+        def visit(name: str) -> str:
+            if name not in shapes:
+                shapes[name] = None  # being visited
+                schema = resolver.resolve({"$ref": f"#/components/schemas/{name}"})
+                required = set(schema.get("required", []))
+                fields = tuple(
+                    ShapeField(prop, annotation(sub, f"{name}.{prop}"), prop in required)
+                    for prop, sub in schema.get("properties", {}).items()
+                )
+                del shapes[name]  # defined after the shapes it refers to
+                shapes[name] = Shape(name, str(schema.get("description", "")).strip(), fields)
+            return f"{name}Dict"
+
+        def annotation(node: dict[str, Any], where: str) -> str:
+            if "$ref" in node:
+                target = resolver.resolve(node)
+                if target.get("type") == "object" or "properties" in target:
+                    return visit(str(node["$ref"]).rsplit("/", 1)[1])
+                return annotation(target, where)
+            if "const" in node or "enum" in node:
+                values = [node["const"]] if "const" in node else list(node["enum"])
+                literal = f"Literal[{', '.join(repr(value) for value in values if value is not None)}]"
+                return f"{literal} | None" if None in values else literal
+            declared = node.get("type")
+            types = [declared] if isinstance(declared, str) else list(declared or [])
+            nullable = "null" in types
+            types = [t for t in types if t != "null"]
+            if len(types) != 1 or types[0] not in _PYTHON_TYPES:
+                raise ContractError(f"{where}: a response shape needs one JSON type (and optionally null)")
+            json_type = types[0]
+            if json_type == "array":
+                base = f"list[{annotation(node.get('items', {}), where + '[]')}]"
+            elif json_type == "string" and node.get("format") == "date-time":
+                base = "datetime"
+            else:
+                base = _PYTHON_TYPES[json_type]
+            return f"{base} | None" if nullable else base
+
+        for op in self.operations:
+            for response in op.responses:
+                if response.body_model is not None and response.media_type == "application/json":
+                    visit(response.body_model)
+        return [shape for shape in shapes.values() if shape is not None]
+
     def models_document(self) -> dict[str, Any]:
         """The spec plus one object schema per operation's parameters, for the model generator."""
         doc = copy.deepcopy(self.document)
@@ -202,6 +273,16 @@ class Contract:
                 "properties": {p.name: p.schema for p in op.parameters},
             }
         return doc
+
+
+_PYTHON_TYPES = {
+    "string": "str",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "object": "dict[str, Any]",
+    "array": "list[Any]",
+}
 
 
 def snake_case(name: str) -> str:

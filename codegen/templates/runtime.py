@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import parse_qsl
 
+import pydantic_core
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
@@ -326,11 +327,13 @@ def _prefixed(
     ]
 
 
-def json_response(body: BaseModel, status: int, headers: Mapping[str, str] | None = None) -> Response:
-    """Render a generated model as the response body, by the spec's property names."""
-    return Response(
-        body.model_dump_json(by_alias=True), status_code=status, headers=headers, media_type="application/json"
-    )
+def json_response(
+    body: BaseModel | Mapping[str, Any], status: int, headers: Mapping[str, str] | None = None
+) -> Response:
+    """Render a generated model, or the TypedDict of its shape, as the response body by the spec's
+    property names. Both go through pydantic-core's serialiser; the dict skips building a model."""
+    content = body.model_dump_json(by_alias=True) if isinstance(body, BaseModel) else pydantic_core.to_json(body)
+    return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
 def empty_response(status: int, headers: Mapping[str, str] | None = None) -> Response:

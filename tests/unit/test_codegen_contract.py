@@ -63,3 +63,23 @@ def test_names() -> None:
     assert snake_case("createTask") == "create_task"
     assert snake_case("X-Request-ID") == "x_request_id"
     assert snake_case("Location") == "location"
+
+
+def test_response_shapes_follow_the_schemas() -> None:
+    shapes = {shape.name: shape for shape in load(ROOT / "openapi.yaml").response_shapes()}
+    assert list(shapes) == ["Task", "TaskPage", "User", "Token", "Health"]  # referenced shapes first
+    task = {f.name: (f.annotation, f.required) for f in shapes["Task"].fields}
+    assert task["description"] == ("str | None", True)  # a $ref to a nullable scalar schema
+    assert task["created_at"] == ("datetime", True)
+    assert task["priority"] == ("int", True)
+    page = {f.name: f.annotation for f in shapes["TaskPage"].fields}
+    assert page == {"items": "list[TaskDict]", "next_cursor": "str | None"}
+    assert {f.name: f.annotation for f in shapes["Token"].fields}["token_type"] == "Literal['bearer']"
+
+
+def test_optional_response_properties_are_not_required(tmp_path: Path) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["components"]["schemas"]["Task"]["required"].remove("description")
+
+    shapes = {shape.name: shape for shape in load(_spec(tmp_path, mutate)).response_shapes()}
+    assert ("description", False) in {(f.name, f.required) for f in shapes["Task"].fields}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.exceptions import RequestValidationError
 from pydantic import MISSING
 
-from taskapi.generated import models, runtime
+from taskapi.generated import models, runtime, server
 
 
 def _locs(exc: pytest.ExceptionInfo[RequestValidationError]) -> list[tuple[Any, ...]]:
@@ -64,3 +66,21 @@ def test_min_properties_is_enforced() -> None:
         runtime.validate_body(models.TaskUpdate, {}, min_properties=1)
     assert _locs(exc) == [("body",)]
     assert runtime.validate_body(models.TaskUpdate, {"completed": True}, min_properties=1).completed is True
+
+
+def test_a_shape_renders_exactly_as_its_model() -> None:
+    created = datetime(2026, 11, 26, 9, 30, 0, 123456, tzinfo=UTC)
+    task: server.TaskDict = {
+        "id": 7,
+        "title": 'Renew "the" TLS certificate \u00e9',
+        "description": None,
+        "priority": 4,
+        "completed": False,
+        "created_at": created,
+        "updated_at": created,
+    }
+    page: server.TaskPageDict = {"items": [task, {**task, "id": 8, "description": "d"}], "next_cursor": "8"}
+    model = models.TaskPage.model_validate(page)
+    rendered = bytes(runtime.json_response(page, 200).body)
+    assert rendered == bytes(runtime.json_response(model, 200).body)
+    assert json.loads(rendered)["items"][0]["created_at"] == "2026-11-26T09:30:00.123456Z"

@@ -9,13 +9,61 @@ every operation has a handler with the right types, and `build_routes()` refuses
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Protocol, TypeVar
+from datetime import datetime
+from typing import Literal, Protocol, TypedDict, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from . import models, runtime
+
+
+class TaskDict(TypedDict):
+    """A task. The JSON of `models.Task`, for a handler that
+    builds a response without the model (pydantic-core serialises both the same way)."""
+
+    id: int
+    title: str
+    description: str | None
+    priority: int
+    completed: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskPageDict(TypedDict):
+    """One page of tasks, oldest first. The JSON of `models.TaskPage`, for a handler that
+    builds a response without the model (pydantic-core serialises both the same way)."""
+
+    items: list[TaskDict]
+    next_cursor: str | None
+
+
+class UserDict(TypedDict):
+    """A user. The JSON of `models.User`, for a handler that
+    builds a response without the model (pydantic-core serialises both the same way)."""
+
+    id: int
+    username: str
+    created_at: datetime
+
+
+class TokenDict(TypedDict):
+    """A bearer token (RFC 6749, section 5.1). The JSON of `models.Token`, for a handler that
+    builds a response without the model (pydantic-core serialises both the same way)."""
+
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
+
+
+class HealthDict(TypedDict):
+    """The JSON of `models.Health`, for a handler that
+    builds a response without the model (pydantic-core serialises both the same way)."""
+
+    status: Literal["ok"]
+
 
 PrincipalT = TypeVar("PrincipalT")
 PrincipalT_co = TypeVar("PrincipalT_co", covariant=True)
@@ -34,7 +82,7 @@ class SecurityHandlers(Protocol[PrincipalT_co]):
 class ListTasks200Response:
     """The 200 response of listTasks."""
 
-    body: models.TaskPage
+    body: models.TaskPage | TaskPageDict
 
     def render(self) -> Response:
         """This response on the wire."""
@@ -48,7 +96,7 @@ ListTasksResponse = ListTasks200Response
 class CreateTask201Response:
     """The 201 response of createTask."""
 
-    body: models.Task
+    body: models.Task | TaskDict
     location: str
     """The `Location` header."""
 
@@ -66,7 +114,7 @@ CreateTaskResponse = CreateTask201Response
 class GetTask200Response:
     """The 200 response of getTask."""
 
-    body: models.Task
+    body: models.Task | TaskDict
 
     def render(self) -> Response:
         """This response on the wire."""
@@ -92,7 +140,7 @@ DeleteTaskResponse = DeleteTask204Response
 class UpdateTask200Response:
     """The 200 response of updateTask."""
 
-    body: models.Task
+    body: models.Task | TaskDict
 
     def render(self) -> Response:
         """This response on the wire."""
@@ -106,7 +154,7 @@ UpdateTaskResponse = UpdateTask200Response
 class CompleteTask200Response:
     """The 200 response of completeTask."""
 
-    body: models.Task
+    body: models.Task | TaskDict
 
     def render(self) -> Response:
         """This response on the wire."""
@@ -120,7 +168,7 @@ CompleteTaskResponse = CompleteTask200Response
 class CreateUser201Response:
     """The 201 response of createUser."""
 
-    body: models.User
+    body: models.User | UserDict
 
     def render(self) -> Response:
         """This response on the wire."""
@@ -134,7 +182,7 @@ CreateUserResponse = CreateUser201Response
 class GetCurrentUser200Response:
     """The 200 response of getCurrentUser."""
 
-    body: models.User
+    body: models.User | UserDict
 
     def render(self) -> Response:
         """This response on the wire."""
@@ -148,7 +196,7 @@ GetCurrentUserResponse = GetCurrentUser200Response
 class CreateToken200Response:
     """The 200 response of createToken."""
 
-    body: models.Token
+    body: models.Token | TokenDict
     cache_control: Literal["no-store"] = "no-store"
     """The `Cache-Control` header."""
 
@@ -166,7 +214,7 @@ CreateTokenResponse = CreateToken200Response
 class GetHealth200Response:
     """The 200 response of getHealth."""
 
-    body: models.Health
+    body: models.Health | HealthDict
 
     def render(self) -> Response:
         """This response on the wire."""

@@ -15,10 +15,19 @@ from taskapi.storage import Database, OwnerMissing, TaskRecord
 _MAX_ID = 2**63 - 1
 
 
-def _task(record: TaskRecord) -> models.Task:
-    # Validating the record against the generated model (in pydantic-core, attribute by attribute) costs
-    # less than constructing the model unvalidated in Python, and proves every response conforms.
-    return models.Task.model_validate(record, from_attributes=True)
+def _task(record: TaskRecord) -> server.TaskDict:
+    # The response as the TypedDict of its shape: pydantic-core renders it exactly as it renders the model,
+    # without building one (a page makes fifty). Rows were validated on the way in; the live-server
+    # contract run checks every response against the spec.
+    return {
+        "id": record.id,
+        "title": record.title,
+        "description": record.description,
+        "priority": record.priority,
+        "completed": record.completed,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
 
 
 def _missing(task_id: int) -> NotFound:
@@ -64,7 +73,7 @@ class TaskHandlers:
         page = records[: params.limit]
         next_cursor = str(page[-1].id) if len(records) > params.limit else None
         return server.ListTasks200Response(
-            body=models.TaskPage.model_validate({"items": page, "next_cursor": next_cursor}, from_attributes=True)
+            body={"items": [_task(record) for record in page], "next_cursor": next_cursor}
         )
 
     async def get_task(self, principal: Principal, params: models.GetTaskParams) -> server.GetTaskResponse:
