@@ -126,9 +126,7 @@ class TaskRepository:
             "completed": completed,
             "priority": priority,
         }
-        rows = await self._connection.all(query, params)
-        record, moment = TaskRecord, from_db_datetime  # locals: a page converts fifty rows
-        return [record(r[0], r[1], r[2], r[3], bool(r[4]), moment(r[5]), moment(r[6])) for r in rows]
+        return [_record(row) for row in await self._connection.all(query, params)]
 
     async def change(
         self, owner_id: int, task_id: int, changes: Mapping[str, Any], *, now: datetime
