@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     )
     event_loop: Literal["asyncio", "uvloop"] = Field(
         default="asyncio",
-        description="Event loop of `taskapi serve`. asyncio's serves connections in turn; uvloop's is a few "
-        "percent faster but lets some responses wait 10x the median when a worker is saturated (bench/README.md).",
+        description="Event loop of `taskapi serve`. asyncio's serves connections in turn; uvloop's served "
+        "8% more requests/s but lets some responses wait 10x the median when a worker is saturated (bench/README.md).",
     )
     db_pool_size: int = Field(
         default=4,
