@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from codegen.contract import FORM, Contract, ContractError, Operation, Parameter, load, snake_case
+from codegen.spec import FORM, Operation, Parameter, Spec, SpecError, load, snake_case
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi.yaml"
@@ -21,11 +21,11 @@ MODELS_DOCSTRING = '"""Pydantic models of the spec\'s schemas and of each operat
 HEADER = "# DO NOT EDIT. Generated from openapi.yaml by codegen/ (`make generate`); `make check` fails when stale.\n"
 
 
-def render(contract: Contract, spec_bytes: bytes) -> dict[str, bytes]:
+def render(spec: Spec, spec_bytes: bytes) -> dict[str, bytes]:
     """Every generated file, by name, as it should be on disk."""
     with tempfile.TemporaryDirectory() as tmp:
-        models = _models(contract, Path(tmp))
-        server = _server(contract, Path(tmp))
+        models = _models(spec, Path(tmp))
+        server = _server(spec, Path(tmp))
     runtime = HEADER + "\n" + (TEMPLATES / "runtime.py").read_text(encoding="utf-8")
     init = HEADER + '"""Code generated from openapi.yaml: models, routes and the spec itself."""\n'
     return {
@@ -37,9 +37,9 @@ def render(contract: Contract, spec_bytes: bytes) -> dict[str, bytes]:
     }
 
 
-def _models(contract: Contract, tmp: Path) -> str:
+def _models(spec: Spec, tmp: Path) -> str:
     source = tmp / "openapi.models.yaml"
-    source.write_text(yaml.safe_dump(contract.models_document(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    source.write_text(yaml.safe_dump(spec.models_document(), sort_keys=False, allow_unicode=True), encoding="utf-8")
     target = tmp / "models.py"
     # Options live in pyproject.toml [tool.datamodel-codegen]; it is read from the working directory.
     subprocess.run(
@@ -60,7 +60,7 @@ def _models(contract: Contract, tmp: Path) -> str:
     return _ruff(target)
 
 
-def _server(contract: Contract, tmp: Path) -> str:
+def _server(spec: Spec, tmp: Path) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         trim_blocks=True,
@@ -71,24 +71,24 @@ def _server(contract: Contract, tmp: Path) -> str:
     )
     env.filters["pyrepr"] = repr
     paths: dict[str, list[object]] = {}
-    for op in contract.operations:
+    for op in spec.operations:
         paths.setdefault(op.path, []).append(op)
-    info = contract.document["info"]
+    info = spec.document["info"]
     text = env.get_template("server.py.jinja").render(
         title=info["title"],
         version=info["version"],
-        operations=contract.operations,
+        operations=spec.operations,
         paths=list(paths.items()),
-        tags=contract.tags,
-        tag_class=lambda tag: "".join(part.capitalize() for part in snake_case(tag).split("_")) + "Handlers",
+        tags=spec.tags,
+        tag_class=spec.operations_protocol,
         tag_arg=snake_case,
         param_source=_param_source,
         call_args=_call_args,
-        secured_tags=contract.secured_tags,
-        schemes=sorted({name for op in contract.operations for name in op.security}),
+        secured_tags=spec.secured_tags,
+        schemes=sorted({name for op in spec.operations for name in op.security}),
         FORM=FORM,
-        middleware_headers=contract.middleware_headers,
-        shapes=contract.response_shapes(),
+        middleware_headers=spec.middleware_headers,
+        shapes=spec.response_shapes(),
     )
     target = tmp / "server.py"
     target.write_text(HEADER + "\n" + text, encoding="utf-8")
@@ -126,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming every stale file")
     args = parser.parse_args(argv)
     try:
-        contract = load(SPEC)
-    except ContractError as exc:
+        spec = load(SPEC)
+    except SpecError as exc:
         print(f"codegen: {SPEC.name}: {exc}", file=sys.stderr)
         return 2
-    wanted = render(contract, SPEC.read_bytes())
+    wanted = render(spec, SPEC.read_bytes())
     present = {p.name for p in OUT.iterdir() if p.is_file()} if OUT.is_dir() else set()
     stale = sorted(name for name, data in wanted.items() if not _same(OUT / name, data))
     extra = sorted(present - set(wanted))

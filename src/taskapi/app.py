@@ -8,14 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from taskapi import contract
-from taskapi.auth import BearerAuthenticator, Passwords, Tokens, signing_key
+from taskapi import docs
+from taskapi.auth import Passwords, Tokens, signing_key
 from taskapi.errors import add_exception_handlers, render_error
 from taskapi.generated import runtime, server
 from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
-from taskapi.handlers.tasks import TaskHandlers
-from taskapi.handlers.users import UserHandlers
+from taskapi.handlers.security import SecurityHandlers
+from taskapi.handlers.tasks import TasksHandlers
+from taskapi.handlers.users import UsersHandlers
 from taskapi.logs import AccessLog
 from taskapi.middleware import REQUEST_ID, RequestContext
 from taskapi.settings import Settings
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     db = Database.from_settings(settings)
     passwords = Passwords()
-    document = contract.spec_document()
+    document = docs.spec_document()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title=document["info"]["title"],
         version=document["info"]["version"],
         lifespan=lifespan,
-        # The spec and its documentation come from openapi.yaml (taskapi.contract), not from FastAPI.
+        # The spec and its documentation come from openapi.yaml (taskapi.docs), not from FastAPI.
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -67,16 +68,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     routes = server.build_routes(
-        tasks=TaskHandlers(db),
-        users=UserHandlers(db, passwords),
+        tasks=TasksHandlers(db),
+        users=UsersHandlers(db, passwords),
         auth=AuthHandlers(db, passwords, tokens),
         meta=MetaHandlers(),
-        security=BearerAuthenticator(db, tokens, recheck_seconds=settings.account_recheck_seconds),
+        security=SecurityHandlers(db, tokens, recheck_seconds=settings.account_recheck_seconds),
     )
     app.router.routes.extend(routes)
     # Innermost middleware: operations skip the router; everything else falls through to it.
     app.add_middleware(runtime.FastPath, routes=routes, on_error=render_error)
-    app.router.routes.extend(contract.documentation_routes())
+    app.router.routes.extend(docs.documentation_routes())
     add_exception_handlers(app)
     if settings.cors_origins:
         # Bearer tokens, not cookies: browsers never send credentials, so `*` is safe when configured.

@@ -1,5 +1,5 @@
-"""Authentication: Argon2 password hashes (pwdlib), HS256 bearer tokens (PyJWT), and the bearer check
-that the generated routes call before every operation the spec secures."""
+"""Authentication: Argon2 password hashes (pwdlib), HS256 bearer tokens (PyJWT), signing keys, and the
+authenticated caller (`Principal`)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,10 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from taskapi.clock import Clock, utc_now
 from taskapi.errors import Unauthorized
 from taskapi.settings import Settings
-from taskapi.storage import Database
 
 MIN_KEY_BYTES = 32
-# How many verified tokens, and confirmed accounts, each process remembers (a few hundred bytes each).
+# How many verified tokens each process remembers (a few hundred bytes each).
 _VERIFIED_TOKENS = 10_000
-_CONFIRMED_ACCOUNTS = 10_000
 # Argon2id with OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): strong, and small enough
 # that a worker's peak memory stays low while it hashes. Hashes made with other settings still verify.
 ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES = 19_456, 2, 1
@@ -174,43 +172,3 @@ class Tokens:
         if not (isinstance(subject, str) and subject.isdigit() and subject.isascii()):
             raise Unauthorized("The bearer token is not valid.")
         return int(subject), float(claims["exp"])
-
-
-class BearerAuthenticator:
-    """Implements the generated `server.SecurityHandlers[Principal]`.
-
-    The account behind a token must still exist. Each worker looks it up at most once per
-    `recheck_seconds` (TASKAPI_ACCOUNT_RECHECK_SECONDS; 0 looks it up on every request): within that
-    window a deleted account's token finds no tasks (they are deleted with it: reads are empty, changes
-    404), cannot create any and is refused by `GET /users/me` (both look the account up), and after it
-    the token is refused outright.
-    """
-
-    def __init__(
-        self, db: Database, tokens: Tokens, *, recheck_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._db = db
-        self._tokens = tokens
-        self._recheck_seconds = recheck_seconds
-        self._clock = clock
-        self._confirmed: dict[int, tuple[Principal, float]] = {}
-
-    async def authenticate_bearer(self, token: str) -> Principal:
-        """The caller a token stands for, whose account must still exist."""
-        user_id = self._tokens.subject(token)
-        now = self._clock()
-        confirmed = self._confirmed.get(user_id)
-        if confirmed is not None and now < confirmed[1]:
-            return confirmed[0]
-        async with self._db.transaction() as tx:
-            user = await tx.users.get(user_id)
-        if user is None:
-            self._confirmed.pop(user_id, None)
-            raise Unauthorized("The bearer token's user no longer exists.")
-        principal = Principal(user_id=user.id, username=user.username, created_at=user.created_at)
-        if self._recheck_seconds > 0:
-            self._confirmed.pop(user_id, None)  # re-inserted last: the dict stays in order of confirmation
-            if len(self._confirmed) >= _CONFIRMED_ACCOUNTS:
-                del self._confirmed[next(iter(self._confirmed))]  # the longest unconfirmed
-            self._confirmed[user_id] = (principal, now + self._recheck_seconds)
-        return principal

@@ -67,7 +67,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, forwarded_all
 
 def _check_routes(settings: Settings) -> int:
     from taskapi.app import create_app
-    from taskapi.contract import undeclared_routes
+    from taskapi.docs import undeclared_routes
 
     # The app is only built, never served: a throwaway key stands in for the real one.
     throwaway = settings.model_copy(update={"jwt_secret": SecretStr(secrets.token_urlsafe(48))})

@@ -17,13 +17,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from taskapi.auth import BearerAuthenticator, Passwords, Tokens
+from taskapi.auth import Passwords, Tokens
 from taskapi.clock import utc_now
 from taskapi.errors import add_exception_handlers
 from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
-from taskapi.handlers.tasks import TaskHandlers
-from taskapi.handlers.users import UserHandlers
+from taskapi.handlers.security import SecurityHandlers
+from taskapi.handlers.tasks import TasksHandlers
+from taskapi.handlers.users import UsersHandlers
 from taskapi.storage import Database
 from tests.conftest import ROOT
 
@@ -86,11 +87,11 @@ TOKENS = Tokens(b"codegen-tests-" + b"k" * 40, issuer="taskapi", audience="taska
 def handlers(db: Database) -> dict[str, Any]:
     passwords = Passwords()
     return {
-        "tasks": TaskHandlers(db),
-        "users": UserHandlers(db, passwords),
+        "tasks": TasksHandlers(db),
+        "users": UsersHandlers(db, passwords),
         "auth": AuthHandlers(db, passwords, TOKENS),
         "meta": MetaHandlers(),
-        "security": BearerAuthenticator(db, TOKENS),
+        "security": SecurityHandlers(db, TOKENS),
     }
 
 

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from taskapi.app import create_app
-from taskapi.contract import undeclared_routes
+from taskapi.docs import undeclared_routes
 from taskapi.generated import server
 from taskapi.handlers.meta import MetaHandlers
 from taskapi.settings import Settings
@@ -28,11 +28,11 @@ def test_a_missing_handler_is_refused_naming_the_operation() -> None:
     with pytest.raises(NotImplementedError) as exc:
         # The cast hides from mypy exactly what mypy would otherwise prove: this checks the runtime guard.
         server.build_routes(
-            tasks=cast(server.TasksHandlers[Any], HalfDone()),
-            users=cast(server.UsersHandlers[Any], HalfDone()),
-            auth=cast(server.AuthHandlers, HalfDone()),
+            tasks=cast(server.TasksOperations[Any], HalfDone()),
+            users=cast(server.UsersOperations[Any], HalfDone()),
+            auth=cast(server.AuthOperations, HalfDone()),
             meta=MetaHandlers(),
-            security=cast(server.SecurityHandlers[Any], HalfDone()),
+            security=cast(server.Security[Any], HalfDone()),
         )
     message = str(exc.value)
     for operation_id in ("createTask", "listTasks", "updateTask", "completeTask", "deleteTask", "createToken"):

@@ -2,8 +2,9 @@
 
 """The operations of taskapi 0.1.0: response types, handler interfaces and routes.
 
-Implement each `...Handlers` protocol (one per tag) and pass the objects to `build_routes()`: mypy proves
-every operation has a handler with the right types, and `build_routes()` refuses to start without one.
+Implement each `...Operations` protocol (one per tag) in a `...Handlers` class and pass the objects to
+`build_routes()`: mypy proves every operation has a handler with the right types, and `build_routes()`
+refuses to start without one.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ PrincipalT_co = TypeVar("PrincipalT_co", covariant=True)
 PrincipalT_contra = TypeVar("PrincipalT_contra", contravariant=True)
 
 
-class SecurityHandlers(Protocol[PrincipalT_co]):
+class Security(Protocol[PrincipalT_co]):
     """Authentication of the operations that need a bearer token (bearerAuth, passwordGrant)."""
 
     async def authenticate_bearer(self, token: str) -> PrincipalT_co:
@@ -224,7 +225,7 @@ class GetHealth200Response:
 GetHealthResponse = GetHealth200Response
 
 
-class TasksHandlers(Protocol[PrincipalT_contra]):
+class TasksOperations(Protocol[PrincipalT_contra]):
     """The operations tagged `tasks`."""
 
     async def list_tasks(self, principal: PrincipalT_contra, params: models.ListTasksParams) -> ListTasksResponse:
@@ -256,7 +257,7 @@ class TasksHandlers(Protocol[PrincipalT_contra]):
         ...
 
 
-class UsersHandlers(Protocol[PrincipalT_contra]):
+class UsersOperations(Protocol[PrincipalT_contra]):
     """The operations tagged `users`."""
 
     async def create_user(self, body: models.UserCreate) -> CreateUserResponse:
@@ -268,7 +269,7 @@ class UsersHandlers(Protocol[PrincipalT_contra]):
         ...
 
 
-class AuthHandlers(Protocol):
+class AuthOperations(Protocol):
     """The operations tagged `auth`."""
 
     async def create_token(self, body: models.PasswordGrant) -> CreateTokenResponse:
@@ -276,7 +277,7 @@ class AuthHandlers(Protocol):
         ...
 
 
-class MetaHandlers(Protocol):
+class MetaOperations(Protocol):
     """The operations tagged `meta`."""
 
     async def get_health(self) -> GetHealthResponse:
@@ -307,11 +308,11 @@ OPERATIONS: tuple[runtime.OperationInfo, ...] = (
 
 def build_routes(
     *,
-    tasks: TasksHandlers[PrincipalT],
-    users: UsersHandlers[PrincipalT],
-    auth: AuthHandlers,
-    meta: MetaHandlers,
-    security: SecurityHandlers[PrincipalT],
+    tasks: TasksOperations[PrincipalT],
+    users: UsersOperations[PrincipalT],
+    auth: AuthOperations,
+    meta: MetaOperations,
+    security: Security[PrincipalT],
 ) -> list[BaseRoute]:
     """One route per path of the spec, each method bound to its handler."""
     runtime.require_handlers(

@@ -9,7 +9,7 @@ from taskapi.storage import Database
 
 
 class AuthHandlers:
-    """Implements `server.AuthHandlers`."""
+    """Implements `server.AuthOperations`."""
 
     def __init__(self, db: Database, passwords: Passwords, tokens: Tokens) -> None:
         self._db = db

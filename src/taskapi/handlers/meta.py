@@ -6,7 +6,7 @@ from taskapi.generated import models, server
 
 
 class MetaHandlers:
-    """Implements `server.MetaHandlers`."""
+    """Implements `server.MetaOperations`."""
 
     async def get_health(self) -> server.GetHealthResponse:
         """Answer while the process serves requests."""

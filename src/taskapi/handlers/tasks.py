@@ -34,8 +34,8 @@ def _missing(task_id: int) -> NotFound:
     return NotFound(f"Task {task_id} does not exist.")
 
 
-class TaskHandlers:
-    """Implements `server.TasksHandlers[Principal]`: every query is scoped to the caller's own tasks, and
+class TasksHandlers:
+    """Implements `server.TasksOperations[Principal]`: every query is scoped to the caller's own tasks, and
     another user's task answers 404 exactly like a missing one."""
 
     def __init__(self, db: Database, clock: Clock = utc_now) -> None:

@@ -9,8 +9,8 @@ from taskapi.generated import models, server
 from taskapi.storage import Database
 
 
-class UserHandlers:
-    """Implements `server.UsersHandlers[Principal]`."""
+class UsersHandlers:
+    """Implements `server.UsersOperations[Principal]`."""
 
     def __init__(self, db: Database, passwords: Passwords, clock: Clock = utc_now) -> None:
         self._db = db

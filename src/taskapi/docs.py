@@ -1,4 +1,4 @@
-"""The served contract: the spec as shipped in the package, its documentation pages, and the route check.
+"""The published contract: the spec as shipped in the package, its documentation pages, and the route check.
 
 FastAPI's own OpenAPI generation is switched off (`openapi_url=None`); these routes serve the
 hand-written document instead, and Swagger UI and ReDoc read it.

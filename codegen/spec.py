@@ -1,4 +1,4 @@
-"""Reads openapi.yaml into the few facts the generators need, and refuses what they cannot honour.
+"""codegen's model of openapi.yaml: the few facts the generators need, and a refusal of what they cannot honour.
 
 Everything the server enforces must come from the spec. When the spec uses a JSON Schema keyword or a
 parameter style that the generated code would silently ignore, generation fails and names it, instead
@@ -60,7 +60,7 @@ MIDDLEWARE_EXTENSION = "x-taskapi-middleware"
 FORM = "application/x-www-form-urlencoded"
 
 
-class ContractError(Exception):
+class SpecError(Exception):
     """The spec asks for something the generators cannot enforce."""
 
 
@@ -176,7 +176,7 @@ class Operation:
 
 
 @dataclass
-class Contract:
+class Spec:
     """The parsed spec plus the operations in document order."""
 
     document: dict[str, Any]
@@ -189,6 +189,12 @@ class Contract:
             if op.tag not in seen:
                 seen.append(op.tag)
         return seen
+
+    @staticmethod
+    def operations_protocol(tag: str) -> str:
+        """The generated protocol of a tag's operations (`tasks` -> `TasksOperations`); the handler class
+        that implements it is named `TasksHandlers`."""
+        return "".join(part.capitalize() for part in snake_case(tag).split("_")) + "Operations"
 
     @property
     def secured_tags(self) -> list[str]:
@@ -239,7 +245,7 @@ class Contract:
             nullable = "null" in types
             types = [t for t in types if t != "null"]
             if len(types) != 1 or types[0] not in _PYTHON_TYPES:
-                raise ContractError(f"{where}: a response shape needs one JSON type (and optionally null)")
+                raise SpecError(f"{where}: a response shape needs one JSON type (and optionally null)")
             json_type = types[0]
             if json_type == "array":
                 base = f"list[{annotation(node.get('items', {}), where + '[]')}]"
@@ -264,7 +270,7 @@ class Contract:
             if name is None:
                 continue
             if name in schemas:
-                raise ContractError(f"{op.operation_id}: components.schemas.{name} clashes with its parameter model")
+                raise SpecError(f"{op.operation_id}: components.schemas.{name} clashes with its parameter model")
             schemas[name] = {
                 "type": "object",
                 "description": f"The parameters of {op.operation_id}.",
@@ -292,12 +298,12 @@ def snake_case(name: str) -> str:
     return name.strip("_").lower()
 
 
-def load(path: Path) -> Contract:
+def load(path: Path) -> Spec:
     """Parse the spec and collect its operations, failing on anything the generators cannot enforce."""
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):
-        raise ContractError(f"{path}: expected an OpenAPI 3.1 document")
-    contract = Contract(document=document)
+        raise SpecError(f"{path}: expected an OpenAPI 3.1 document")
+    spec = Spec(document=document)
     resolver = _Resolver(document)
     schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
     nested = {ref.rsplit("/", 1)[1] for ref in _refs(schemas)}
@@ -312,13 +318,13 @@ def load(path: Path) -> Contract:
                 continue
             op = _operation(path_template, method, raw, shared, resolver, _security(raw, default_security, schemes))
             if op.operation_id in seen_ids:
-                raise ContractError(f"operationId {op.operation_id} is used twice")
+                raise SpecError(f"operationId {op.operation_id} is used twice")
             seen_ids.add(op.operation_id)
-            contract.operations.append(op)
-    bodies = {op.body_model for op in contract.operations}
+            spec.operations.append(op)
+    bodies = {op.body_model for op in spec.operations}
     for name, schema in schemas.items():
         _check_schema(schema, f"components.schemas.{name}", resolver, body_top=name in bodies and name not in nested)
-    return contract
+    return spec
 
 
 def _bearer_schemes(document: dict[str, Any]) -> set[str]:
@@ -327,7 +333,7 @@ def _bearer_schemes(document: dict[str, Any]) -> set[str]:
     for name, scheme in document.get("components", {}).get("securitySchemes", {}).items():
         bearer = scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer"
         if not bearer and scheme.get("type") != "oauth2":
-            raise ContractError(f"securitySchemes.{name}: only bearer schemes (http bearer, oauth2) are supported")
+            raise SpecError(f"securitySchemes.{name}: only bearer schemes (http bearer, oauth2) are supported")
         names.add(name)
     return names
 
@@ -341,9 +347,9 @@ def _security(raw: dict[str, Any], default: list[dict[str, Any]], schemes: set[s
             return ()
         for name, scopes in requirement.items():
             if name not in schemes:
-                raise ContractError(f"{raw.get('operationId')}: unknown security scheme {name}")
+                raise SpecError(f"{raw.get('operationId')}: unknown security scheme {name}")
             if scopes:
-                raise ContractError(f"{raw.get('operationId')}: scopes are not supported")
+                raise SpecError(f"{raw.get('operationId')}: scopes are not supported")
             if name not in names:
                 names.append(name)
     return tuple(names)
@@ -376,7 +382,7 @@ class _Resolver:
         while "$ref" in node:
             ref = node["$ref"]
             if not isinstance(ref, str) or not ref.startswith("#/"):
-                raise ContractError(f"only local references are supported, not {ref!r}")
+                raise SpecError(f"only local references are supported, not {ref!r}")
             target: Any = self.document
             for part in ref[2:].split("/"):
                 target = target[part.replace("~1", "/").replace("~0", "~")]
@@ -387,7 +393,7 @@ class _Resolver:
     def ref_name(node: dict[str, Any], where: str) -> str:
         ref = node.get("$ref")
         if not isinstance(ref, str) or not ref.startswith("#/components/schemas/"):
-            raise ContractError(f"{where}: bodies must be a $ref to components.schemas (keep shapes reusable)")
+            raise SpecError(f"{where}: bodies must be a $ref to components.schemas (keep shapes reusable)")
         return ref.rsplit("/", 1)[1]
 
 
@@ -395,11 +401,11 @@ def _check_schema(schema: Any, where: str, resolver: _Resolver, *, body_top: boo
     if isinstance(schema, bool):
         return
     if not isinstance(schema, dict):
-        raise ContractError(f"{where}: a schema must be an object")
+        raise SpecError(f"{where}: a schema must be an object")
     allowed = SUPPORTED_KEYWORDS | (BODY_ONLY_KEYWORDS if body_top else frozenset())
     unknown = sorted(set(schema) - allowed)
     if unknown:
-        raise ContractError(
+        raise SpecError(
             f"{where}: the generated server cannot enforce {', '.join(unknown)}; "
             "express the rule with supported keywords or extend codegen/"
         )
@@ -423,11 +429,11 @@ def _operation(
 ) -> Operation:
     operation_id = raw.get("operationId")
     if not isinstance(operation_id, str) or not re.fullmatch(r"[a-z][A-Za-z0-9]*", operation_id):
-        raise ContractError(f"{method.upper()} {path}: needs a camelCase operationId")
+        raise SpecError(f"{method.upper()} {path}: needs a camelCase operationId")
     where = operation_id
     tags = raw.get("tags") or []
     if len(tags) != 1:
-        raise ContractError(f"{where}: needs exactly one tag (handlers are grouped by tag)")
+        raise SpecError(f"{where}: needs exactly one tag (handlers are grouped by tag)")
 
     by_key: dict[tuple[str, str], dict[str, Any]] = {}
     for item in [*shared, *raw.get("parameters", [])]:
@@ -436,7 +442,7 @@ def _operation(
     parameters = tuple(_parameter(p, where, resolver) for p in by_key.values())
     names = [p.python_name for p in parameters]
     if len(set(names)) != len(names):
-        raise ContractError(f"{where}: two parameters share the Python name in {names}")
+        raise SpecError(f"{where}: two parameters share the Python name in {names}")
 
     body_model: str | None = None
     body_media_type: str | None = None
@@ -446,7 +452,7 @@ def _operation(
         body = resolver.resolve(raw["requestBody"])
         content = body.get("content", {})
         if len(content) != 1 or next(iter(content)) not in (JSON, FORM) or not body.get("required", False):
-            raise ContractError(f"{where}: a request body must be required and have one media type: {JSON} or {FORM}")
+            raise SpecError(f"{where}: a request body must be required and have one media type: {JSON} or {FORM}")
         body_media_type, media = next(iter(content.items()))
         schema_node = media["schema"]
         body_model = resolver.ref_name(schema_node, f"{where}.requestBody")
@@ -461,7 +467,7 @@ def _operation(
     errors: list[int] = []
     for status_text, response_node in raw.get("responses", {}).items():
         if not str(status_text).isdigit():
-            raise ContractError(f"{where}: response {status_text!r}: declare explicit status codes, not ranges")
+            raise SpecError(f"{where}: response {status_text!r}: declare explicit status codes, not ranges")
         status = int(status_text)
         response = resolver.resolve(response_node)
         if 200 <= status < 300:
@@ -469,7 +475,7 @@ def _operation(
         else:
             errors.append(status)
     if not responses:
-        raise ContractError(f"{where}: declares no 2xx response")
+        raise SpecError(f"{where}: declares no 2xx response")
     return Operation(
         operation_id=operation_id,
         method=method.upper(),
@@ -491,20 +497,20 @@ def _check_form(schema: dict[str, Any], where: str, resolver: _Resolver) -> None
     # Form fields are text: only string properties arrive as what the schema says.
     for name, prop in schema.get("properties", {}).items():
         if resolver.resolve(prop).get("type") != "string":
-            raise ContractError(f"{where}: form field {name} must be a string")
+            raise SpecError(f"{where}: form field {name} must be a string")
 
 
 def _parameter(param: dict[str, Any], where: str, resolver: _Resolver) -> Parameter:
     name, location = param["name"], param["in"]
     if location not in ("path", "query", "header"):
-        raise ContractError(f"{where}: parameter {name} is in {location}; only path, query and header are supported")
+        raise SpecError(f"{where}: parameter {name} is in {location}; only path, query and header are supported")
     if param.get("style") not in (None, "simple", "form") or param.get("explode") is False:
-        raise ContractError(f"{where}: parameter {name} uses a style the generated parser does not support")
+        raise SpecError(f"{where}: parameter {name} uses a style the generated parser does not support")
     schema = param.get("schema", {})
     _check_schema(schema, f"{where}.parameters.{name}", resolver)
     json_type = resolver.resolve(schema).get("type")
     if json_type not in PARAMETER_TYPES:
-        raise ContractError(f"{where}: parameter {name} must be a scalar ({', '.join(sorted(PARAMETER_TYPES))})")
+        raise SpecError(f"{where}: parameter {name} must be a scalar ({', '.join(sorted(PARAMETER_TYPES))})")
     return Parameter(
         name=name,
         location=location,
@@ -520,7 +526,7 @@ def _success(status: int, response: dict[str, Any], where: str, resolver: _Resol
     media_type: str | None = None
     if content:
         if len(content) != 1:
-            raise ContractError(f"{where}: a {status} response must have one media type")
+            raise SpecError(f"{where}: a {status} response must have one media type")
         media_type, media = next(iter(content.items()))
         body_model = resolver.ref_name(media.get("schema", {}), f"{where}.responses.{status}")
     headers: list[Header] = []
@@ -531,7 +537,7 @@ def _success(status: int, response: dict[str, Any], where: str, resolver: _Resol
         schema = resolver.resolve(header.get("schema", {}))
         json_type = schema.get("type")
         if json_type not in ("string", "integer"):
-            raise ContractError(f"{where}: response header {name} must be a string or an integer")
+            raise SpecError(f"{where}: response header {name} must be a string or an integer")
         required = bool(header.get("required", False))
         headers.append(Header(name=name, required=required, json_type=str(json_type), const=schema.get("const")))
     # Fields with defaults (const or optional headers) come last in the generated dataclass.

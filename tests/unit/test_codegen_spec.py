@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from codegen.contract import ContractError, load, snake_case
+from codegen.spec import SpecError, load, snake_case
 
 from tests.conftest import ROOT
 
@@ -39,7 +39,7 @@ def test_an_unenforceable_keyword_is_refused(tmp_path: Path) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         doc["components"]["schemas"]["Title"]["not"] = {"const": "x"}
 
-    with pytest.raises(ContractError, match=r"components\.schemas\.Title: .*not"):
+    with pytest.raises(SpecError, match=r"components\.schemas\.Title: .*not"):
         load(_spec(tmp_path, mutate))
 
 
@@ -47,7 +47,7 @@ def test_min_properties_is_refused_where_the_glue_cannot_check_it(tmp_path: Path
     def mutate(doc: dict[str, Any]) -> None:
         doc["components"]["schemas"]["TaskPage"]["properties"]["update"] = {"$ref": "#/components/schemas/TaskUpdate"}
 
-    with pytest.raises(ContractError, match=r"TaskUpdate: .*minProperties"):
+    with pytest.raises(SpecError, match=r"TaskUpdate: .*minProperties"):
         load(_spec(tmp_path, mutate))
 
 
@@ -55,7 +55,7 @@ def test_cookie_parameters_are_refused(tmp_path: Path) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         doc["paths"]["/healthz"]["get"]["parameters"] = [{"name": "s", "in": "cookie", "schema": {"type": "string"}}]
 
-    with pytest.raises(ContractError, match="getHealth: parameter s is in cookie"):
+    with pytest.raises(SpecError, match="getHealth: parameter s is in cookie"):
         load(_spec(tmp_path, mutate))
 
 
