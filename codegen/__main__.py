@@ -26,12 +26,10 @@ def render(spec: Spec, spec_bytes: bytes) -> dict[str, bytes]:
     with tempfile.TemporaryDirectory() as tmp:
         models = _models(spec, Path(tmp))
         server = _server(spec, Path(tmp))
-    runtime = HEADER + "\n" + (TEMPLATES / "runtime.py").read_text(encoding="utf-8")
-    init = HEADER + '"""Code generated from openapi.yaml: models, routes and the spec itself."""\n'
+    init = HEADER + '"""Code generated from openapi.yaml: models, operations and the spec itself."""\n'
     return {
         "__init__.py": init.encode(),
         "models.py": models.encode(),
-        "runtime.py": runtime.encode(),
         "server.py": server.encode(),
         "openapi.yaml": spec_bytes,
     }
@@ -70,15 +68,11 @@ def _server(spec: Spec, tmp: Path) -> str:
         autoescape=False,  # noqa: S701 - renders Python source, not HTML
     )
     env.filters["pyrepr"] = repr
-    paths: dict[str, list[object]] = {}
-    for op in spec.operations:
-        paths.setdefault(op.path, []).append(op)
     info = spec.document["info"]
     text = env.get_template("server.py.jinja").render(
         title=info["title"],
         version=info["version"],
         operations=spec.operations,
-        paths=list(paths.items()),
         tags=spec.tags,
         tag_class=spec.operations_protocol,
         tag_arg=snake_case,

@@ -87,6 +87,8 @@ class Header:
     required: bool
     json_type: str
     const: str | int | None = None
+    uri_reference: bool = False
+    """`format: uri-reference`: an absolute path in it is sent under the app's root path."""
 
     @property
     def python_name(self) -> str:
@@ -538,8 +540,15 @@ def _success(status: int, response: dict[str, Any], where: str, resolver: _Resol
         json_type = schema.get("type")
         if json_type not in ("string", "integer"):
             raise SpecError(f"{where}: response header {name} must be a string or an integer")
-        required = bool(header.get("required", False))
-        headers.append(Header(name=name, required=required, json_type=str(json_type), const=schema.get("const")))
+        headers.append(
+            Header(
+                name=name,
+                required=bool(header.get("required", False)),
+                json_type=str(json_type),
+                const=schema.get("const"),
+                uri_reference=schema.get("format") == "uri-reference",
+            )
+        )
     # Fields with defaults (const or optional headers) come last in the generated dataclass.
     headers.sort(key=lambda h: h.default is not None)
     return SuccessResponse(status=status, body_model=body_model, media_type=media_type, headers=tuple(headers))

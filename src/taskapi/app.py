@@ -10,8 +10,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from taskapi import docs
 from taskapi.auth import Passwords, Tokens, signing_key
-from taskapi.errors import add_exception_handlers, render_error
-from taskapi.generated import runtime, server
+from taskapi.errors import add_exception_handlers
+from taskapi.generated import server
 from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
 from taskapi.handlers.security import SecurityHandlers
@@ -67,17 +67,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # for providers on every request (6% of a request's profile, bench/README.md).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    routes = server.build_routes(
+    operations = server.build_operations(
         tasks=TasksHandlers(db),
         users=UsersHandlers(db, passwords),
         auth=AuthHandlers(db, passwords, tokens),
         meta=MetaHandlers(),
         security=SecurityHandlers(db, tokens, recheck_seconds=settings.account_recheck_seconds),
     )
-    app.router.routes.extend(routes)
-    # Innermost middleware: operations skip the router; everything else falls through to it.
-    app.add_middleware(runtime.FastPath, routes=routes, on_error=render_error)
-    app.router.routes.extend(docs.documentation_routes())
+    # The router holds one route for every operation of the spec (it answers 405 on the spec's paths),
+    # then the documentation; for anything else it answers 404.
+    app.router.routes.extend([operations, *docs.documentation_routes()])
     add_exception_handlers(app)
     if settings.cors_origins:
         # Bearer tokens, not cookies: browsers never send credentials, so `*` is safe when configured.

@@ -8,7 +8,7 @@ import sys
 
 from pydantic import SecretStr
 
-from taskapi.settings import Settings
+from taskapi.settings import Settings, root_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=defaults.host, help="address to bind (TASKAPI_HOST)")
     serve.add_argument("--port", type=int, default=defaults.port, help="port to bind (TASKAPI_PORT)")
     serve.add_argument("--workers", type=int, default=defaults.workers, help="worker processes (TASKAPI_WORKERS)")
+    serve.add_argument(
+        "--root-path",
+        type=root_path,
+        default=defaults.root_path,
+        help="behind a reverse proxy that strips a path prefix: that prefix, e.g. /api (TASKAPI_ROOT_PATH)",
+    )
     serve.add_argument(
         "--forwarded-allow-ips",
         default=None,
@@ -38,10 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "check-routes":
         return _check_routes(defaults)
-    return _serve(defaults, args.host, args.port, args.workers, args.forwarded_allow_ips)
+    return _serve(defaults, args)
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int, forwarded_allow_ips: str | None) -> int:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from taskapi.logs import log_config
@@ -50,17 +56,18 @@ def _serve(settings: Settings, host: str, port: int, workers: int, forwarded_all
     uvicorn.run(
         "taskapi.asgi:app",
         factory=True,
-        host=host,
-        port=port,
-        workers=workers,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        root_path=args.root_path,
         log_level=settings.log_level,
         log_config=log_config(settings.log_level),
         access_log=False,  # taskapi.middleware writes the access log, one JSON line per request
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         loop=settings.event_loop,
         http=CoalescingHttpToolsProtocol,
-        proxy_headers=forwarded_allow_ips is not None,
-        forwarded_allow_ips=forwarded_allow_ips,
+        proxy_headers=args.forwarded_allow_ips is not None,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
     return 0
 

@@ -1,7 +1,9 @@
-"""The published contract: the spec as shipped in the package, its documentation pages, and the route check.
+"""The published contract: openapi.yaml as shipped in the package, served as JSON and YAML, its
+documentation pages (Swagger UI, ReDoc), and the check that the app serves nothing else.
 
-FastAPI's own OpenAPI generation is switched off (`openapi_url=None`); these routes serve the
-hand-written document instead, and Swagger UI and ReDoc read it.
+FastAPI's own OpenAPI generation is switched off (`openapi_url=None`): these routes serve the
+hand-written document, and the pages read it. Behind a path prefix (`taskapi serve --root-path /api`)
+the pages load the document and send Swagger UI's OAuth2 redirect under that prefix.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from taskapi.runtime import Operations
 
 # Routes that serve the contract itself and its documentation; every other route must be an operation.
 DOCUMENTATION_ROUTES = frozenset({"/openapi.json", "/openapi.yaml", "/docs", "/docs/oauth2-redirect", "/redoc"})
@@ -41,6 +45,10 @@ def _spec_json() -> bytes:
     return json.dumps(spec_document(), ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _root(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
 def documentation_routes() -> list[BaseRoute]:
     """GET /openapi.json, /openapi.yaml, /docs (Swagger UI) and /redoc, all from openapi.yaml."""
     title = str(spec_document()["info"]["title"])
@@ -51,16 +59,19 @@ def documentation_routes() -> list[BaseRoute]:
     async def openapi_yaml(_request: Request) -> Response:
         return Response(spec_bytes(), media_type="application/yaml")
 
-    async def swagger_ui(_request: Request) -> HTMLResponse:
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = _root(request)
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title=f"{title} - Swagger UI", oauth2_redirect_url="/docs/oauth2-redirect"
+            openapi_url=f"{root}/openapi.json",
+            title=f"{title} - Swagger UI",
+            oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
         )
 
     async def swagger_ui_redirect(_request: Request) -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
-    async def redoc(_request: Request) -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title=f"{title} - ReDoc")
+    async def redoc(request: Request) -> HTMLResponse:
+        return get_redoc_html(openapi_url=f"{_root(request)}/openapi.json", title=f"{title} - ReDoc")
 
     return [
         Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -72,19 +83,20 @@ def documentation_routes() -> list[BaseRoute]:
 
 
 def undeclared_routes(routes: list[BaseRoute]) -> list[str]:
-    """Routes served by the app that are neither an operation of the spec nor documentation."""
+    """What the app serves beyond the spec's operations and the documentation, one line each."""
     declared: dict[str, set[str]] = {}
     for path, item in spec_document()["paths"].items():
         declared[path] = {method.upper() for method in item if method != "parameters"}
     problems: list[str] = []
     for route in routes:
-        if not isinstance(route, Route):
+        if isinstance(route, Operations):
+            served = [(op.method, op.path) for op in route.operations]
+        elif isinstance(route, Route) and route.path in DOCUMENTATION_ROUTES:
+            continue
+        elif isinstance(route, Route):
+            served = [(method, route.path) for method in sorted(set(route.methods or ()) - {"HEAD"})]
+        else:
             problems.append(f"{route!r} (not an HTTP route)")
             continue
-        if route.path in DOCUMENTATION_ROUTES:
-            continue
-        methods = set(route.methods or ()) - {"HEAD"}
-        extra = sorted(methods - declared.get(route.path, set()))
-        if extra:
-            problems.append(f"{', '.join(extra)} {route.path}")
+        problems += [f"{method} {path}" for method, path in served if method not in declared.get(path, set())]
     return problems

@@ -1,17 +1,21 @@
 """Errors and the one place that renders them as RFC 9457 problem+json.
 
     Exception
-    ├── ApiError                    raised by handlers; carries its HTTP status
-    │   ├── Unauthorized            401 with `WWW-Authenticate: Bearer`: no valid token, or bad credentials
-    │   ├── NotFound                404: the resource does not exist (for this caller)
-    │   └── Conflict                409: the request collides with the current state (a taken username)
-    ├── RequestValidationError      raised by the generated routes: 422 with `errors`
-    ├── starlette HTTPException     routing (404, 405 + Allow) and body decoding (400, 415)
-    └── anything else               500, logged with its traceback, never sent to the client
+    ├── runtime.HttpError               carries its HTTP status (taskapi/runtime/errors.py)
+    │   ├── raised by the generated glue: 400 malformed body, 401 no bearer token, 405 + Allow,
+    │   │                               415 wrong media type, 422 InvalidRequest with `errors`
+    │   └── ApiError                    raised by handlers
+    │       ├── Unauthorized            401 with `WWW-Authenticate: Bearer`: no valid token, or bad credentials
+    │       ├── NotFound                404: the resource does not exist (for this caller)
+    │       └── Conflict                409: the request collides with the current state (a taken username)
+    ├── starlette HTTPException         404 from the router: no path of the spec (or of the docs) matches
+    ├── ClientDisconnect                the client left before its body arrived: 400, nobody reads it
+    └── anything else                   500, logged with its traceback, never sent to the client
 
 `render_error` turns each of these into a problem document whose `status` equals the HTTP status; the
-shapes are the spec's `Problem` and `ValidationProblem` models. `add_exception_handlers(app)` routes the
-first three to it; anything else escapes the app and `middleware.RequestContext` renders it.
+shapes are the spec's `Problem` and `ValidationProblem` models. `add_exception_handlers(app)` registers it
+with the application for the first two; anything else escapes to `middleware.RequestContext`, which
+renders it with the same function.
 """
 
 from __future__ import annotations
@@ -19,16 +23,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from taskapi.generated import models
+from taskapi.runtime import HttpError, InvalidRequest
 
 logger = logging.getLogger("taskapi.errors")
 
@@ -39,15 +43,8 @@ _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
 
 
-class ApiError(Exception):
+class ApiError(HttpError):
     """An error a handler raises on purpose; its `status` becomes the HTTP status."""
-
-    status: ClassVar[int] = 500
-
-    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.headers = dict(headers or {})
 
 
 class Unauthorized(ApiError):
@@ -129,14 +126,14 @@ def _describe(violation: models.Violation) -> str:
 
 
 async def render_error(request: Request, exc: Exception) -> Response:
-    """The problem document for any exception that reaches the app's exception handlers."""
-    if isinstance(exc, ApiError):
-        return problem_response(request, exc.status, exc.detail, headers=exc.headers)
-    if isinstance(exc, RequestValidationError):
-        violations = violations_of(exc.errors())
+    """The problem document for any exception: see the module docstring."""
+    if isinstance(exc, InvalidRequest):
+        violations = violations_of(exc.errors)
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
         detail = f"The request is not valid: {_describe(violations[0])}{more}."
         return problem_response(request, 422, detail, violations=violations)
+    if isinstance(exc, HttpError):
+        return problem_response(request, exc.status, exc.detail, headers=exc.headers)
     if isinstance(exc, HTTPException):
         return problem_response(request, exc.status_code, _http_detail(request, exc), headers=exc.headers)
     if isinstance(exc, ClientDisconnect):
@@ -159,6 +156,6 @@ def _http_detail(request: Request, exc: HTTPException) -> str:
 
 
 def add_exception_handlers(app: FastAPI) -> None:
-    """Send the errors the app raises on purpose through `render_error` (the rest: see RequestContext)."""
-    for exc_type in (ApiError, RequestValidationError, HTTPException):
+    """Send the errors raised on purpose through `render_error` (the rest: see RequestContext)."""
+    for exc_type in (HttpError, HTTPException):
         app.add_exception_handler(exc_type, render_error)

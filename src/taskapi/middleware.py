@@ -9,9 +9,9 @@ import time
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from taskapi import runtime
 from taskapi.auth import Principal
 from taskapi.errors import render_error
-from taskapi.generated import runtime
 from taskapi.logs import AccessLog
 
 REQUEST_ID = "X-Request-ID"

@@ -10,6 +10,15 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+_ROOT_PATH = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
+
+
+def root_path(text: str) -> str:
+    """A path prefix (`/api`, `/v1/tasks`; `""` for none), without a trailing slash; ValueError otherwise."""
+    prefix = text.strip().rstrip("/")
+    if not _ROOT_PATH.fullmatch(prefix):
+        raise ValueError(f"{text!r} is not a path prefix such as /api")
+    return prefix
 
 
 class Settings(BaseSettings):
@@ -24,13 +33,18 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `taskapi serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `taskapi serve` binds.")
     workers: int = Field(default=1, ge=1, le=64, description="Worker processes of `taskapi serve`.")
+    root_path: str = Field(
+        default="",
+        description="The path prefix a reverse proxy serves the API under (`/api`); the proxy strips it "
+        "before forwarding. `Location` headers and the documentation pages point under it.",
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Log level of the server."
     )
     event_loop: Literal["asyncio", "uvloop"] = Field(
         default="asyncio",
-        description="Event loop of `taskapi serve`. asyncio's serves connections in turn; uvloop's served "
-        "8% more requests/s but lets some responses wait 10x the median when a worker is saturated (bench/README.md).",
+        description="Event loop of `taskapi serve`. asyncio's serves connections in turn; uvloop's is faster per "
+        "request but lets some responses wait many times the median when a worker is saturated (bench/README.md).",
     )
     db_pool_size: int = Field(
         default=4,
@@ -75,6 +89,11 @@ class Settings(BaseSettings):
         "(0: on every request).",
     )
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30, description="Lifetime of a bearer token.")
+
+    @field_validator("root_path")
+    @classmethod
+    def _check_root_path(cls, value: str) -> str:
+        return root_path(value)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -101,7 +101,7 @@ async def client_for(server: Any, db: Database) -> httpx.AsyncClient:
         user = await tx.users.add(username="designer", password_hash="not-a-real-hash", now=utc_now())
     assert user is not None
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.router.routes.extend(server.build_routes(**handlers(db)))
+    app.router.routes.append(server.build_operations(**handlers(db)))
     add_exception_handlers(app)
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -161,7 +161,7 @@ async def test_an_operation_without_a_handler_is_named(project: Path, db: Databa
     assert codegen(project).returncode == 0
     server = import_generated(project)
     with pytest.raises(NotImplementedError, match=r"archiveTask \(POST /tasks/\{task_id\}/archive\)"):
-        server.build_routes(**handlers(db))
+        server.build_operations(**handlers(db))
 
 
 def test_an_unenforceable_spec_is_refused(project: Path) -> None:

@@ -27,7 +27,7 @@ class HalfDone:
 def test_a_missing_handler_is_refused_naming_the_operation() -> None:
     with pytest.raises(NotImplementedError) as exc:
         # The cast hides from mypy exactly what mypy would otherwise prove: this checks the runtime guard.
-        server.build_routes(
+        server.build_operations(
             tasks=cast(server.TasksOperations[Any], HalfDone()),
             users=cast(server.UsersOperations[Any], HalfDone()),
             auth=cast(server.AuthOperations, HalfDone()),

@@ -1,10 +1,10 @@
 # DO NOT EDIT. Generated from openapi.yaml by codegen/ (`make generate`); `make check` fails when stale.
 
-"""The operations of taskapi 0.1.0: response types, handler interfaces and routes.
+"""The operations of taskapi 0.1.0: response types, handler interfaces and their dispatch.
 
 Implement each `...Operations` protocol (one per tag) in a `...Handlers` class and pass the objects to
-`build_routes()`: mypy proves every operation has a handler with the right types, and `build_routes()`
-refuses to start without one.
+`build_operations()`: mypy proves every operation has a handler with the right types, and
+`build_operations()` refuses to start without one. Its result is one route for the app's router.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Literal, Protocol, TypedDict, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
-from . import models, runtime
+from taskapi import runtime
+
+from . import models
 
 
 class TaskDict(TypedDict):
@@ -85,8 +86,8 @@ class ListTasks200Response:
 
     body: models.TaskPage | TaskPageDict
 
-    def render(self) -> Response:
-        """This response on the wire."""
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
         return runtime.json_response(self.body, 200)
 
 
@@ -101,10 +102,10 @@ class CreateTask201Response:
     location: str
     """The `Location` header."""
 
-    def render(self) -> Response:
-        """This response on the wire."""
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
         headers: dict[str, str] = {}
-        headers["Location"] = str(self.location)
+        headers["Location"] = runtime.under_root(root_path, self.location)
         return runtime.json_response(self.body, 201, headers)
 
 
@@ -117,8 +118,8 @@ class GetTask200Response:
 
     body: models.Task | TaskDict
 
-    def render(self) -> Response:
-        """This response on the wire."""
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
         return runtime.json_response(self.body, 200)
 
 
@@ -129,8 +130,8 @@ GetTaskResponse = GetTask200Response
 class DeleteTask204Response:
     """The 204 response of deleteTask."""
 
-    def render(self) -> Response:
-        """This response on the wire."""
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
         return runtime.empty_response(204)
 
 
@@ -143,8 +144,8 @@ class UpdateTask200Response:
 
     body: models.Task | TaskDict
 
-    def render(self) -> Response:
-        """This response on the wire."""
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
         return runtime.json_response(self.body, 200)
 
 
@@ -157,8 +158,8 @@ class CompleteTask200Response:
 
     body: models.Task | TaskDict
 
-    def render(self) -> Response:
-        """This response on the wire."""
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
         return runtime.json_response(self.body, 200)
 
 
@@ -171,8 +172,8 @@ class CreateUser201Response:
 
     body: models.User | UserDict
 
-    def render(self) -> Response:
-        """This response on the wire."""
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
         return runtime.json_response(self.body, 201)
 
 
@@ -185,8 +186,8 @@ class GetCurrentUser200Response:
 
     body: models.User | UserDict
 
-    def render(self) -> Response:
-        """This response on the wire."""
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
         return runtime.json_response(self.body, 200)
 
 
@@ -201,8 +202,8 @@ class CreateToken200Response:
     cache_control: Literal["no-store"] = "no-store"
     """The `Cache-Control` header."""
 
-    def render(self) -> Response:
-        """This response on the wire."""
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
         headers: dict[str, str] = {}
         headers["Cache-Control"] = str(self.cache_control)
         return runtime.json_response(self.body, 200, headers)
@@ -217,8 +218,8 @@ class GetHealth200Response:
 
     body: models.Health | HealthDict
 
-    def render(self) -> Response:
-        """This response on the wire."""
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
         return runtime.json_response(self.body, 200)
 
 
@@ -306,15 +307,15 @@ OPERATIONS: tuple[runtime.OperationInfo, ...] = (
 """Every operation of the spec, in document order."""
 
 
-def build_routes(
+def build_operations(
     *,
     tasks: TasksOperations[PrincipalT],
     users: UsersOperations[PrincipalT],
     auth: AuthOperations,
     meta: MetaOperations,
     security: Security[PrincipalT],
-) -> list[BaseRoute]:
-    """One route per path of the spec, each method bound to its handler."""
+) -> runtime.Operations:
+    """Every operation bound to its handler, as one route for the app's router."""
     runtime.require_handlers(
         {
             "tasks": tasks,
@@ -339,7 +340,7 @@ def build_routes(
             ),
         )
         result = await tasks.list_tasks(principal, params)
-        return result.render()
+        return result.render(request.scope.get("root_path", ""))
 
     async def create_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
@@ -351,7 +352,7 @@ def build_routes(
             max_properties=None,
         )
         result = await tasks.create_task(principal, body)
-        return result.render()
+        return result.render(request.scope.get("root_path", ""))
 
     async def get_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
@@ -361,7 +362,7 @@ def build_routes(
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
         )
         result = await tasks.get_task(principal, params)
-        return result.render()
+        return result.render(request.scope.get("root_path", ""))
 
     async def delete_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
@@ -371,7 +372,7 @@ def build_routes(
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
         )
         result = await tasks.delete_task(principal, params)
-        return result.render()
+        return result.render(request.scope.get("root_path", ""))
 
     async def update_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
@@ -387,7 +388,7 @@ def build_routes(
             max_properties=None,
         )
         result = await tasks.update_task(principal, params, body)
-        return result.render()
+        return result.render(request.scope.get("root_path", ""))
 
     async def complete_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
@@ -397,7 +398,7 @@ def build_routes(
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
         )
         result = await tasks.complete_task(principal, params)
-        return result.render()
+        return result.render(request.scope.get("root_path", ""))
 
     async def create_user(request: Request) -> Response:
         body = runtime.validate_body(
@@ -407,13 +408,13 @@ def build_routes(
             max_properties=None,
         )
         result = await users.create_user(body)
-        return result.render()
+        return result.render(request.scope.get("root_path", ""))
 
     async def get_current_user(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
         request.scope[runtime.PRINCIPAL] = principal
         result = await users.get_current_user(principal)
-        return result.render()
+        return result.render(request.scope.get("root_path", ""))
 
     async def create_token(request: Request) -> Response:
         body = runtime.validate_body(
@@ -423,56 +424,23 @@ def build_routes(
             max_properties=None,
         )
         result = await auth.create_token(body)
-        return result.render()
+        return result.render(request.scope.get("root_path", ""))
 
     async def get_health(request: Request) -> Response:
         result = await meta.get_health()
-        return result.render()
+        return result.render(request.scope.get("root_path", ""))
 
-    return [
-        runtime.OperationRoute(
-            "/tasks",
-            {
-                "GET": (OPERATIONS[0], list_tasks),
-                "POST": (OPERATIONS[1], create_task),
-            },
-        ),
-        runtime.OperationRoute(
-            "/tasks/{task_id}",
-            {
-                "GET": (OPERATIONS[2], get_task),
-                "DELETE": (OPERATIONS[3], delete_task),
-                "PATCH": (OPERATIONS[4], update_task),
-            },
-        ),
-        runtime.OperationRoute(
-            "/tasks/{task_id}/complete",
-            {
-                "PATCH": (OPERATIONS[5], complete_task),
-            },
-        ),
-        runtime.OperationRoute(
-            "/users",
-            {
-                "POST": (OPERATIONS[6], create_user),
-            },
-        ),
-        runtime.OperationRoute(
-            "/users/me",
-            {
-                "GET": (OPERATIONS[7], get_current_user),
-            },
-        ),
-        runtime.OperationRoute(
-            "/auth/token",
-            {
-                "POST": (OPERATIONS[8], create_token),
-            },
-        ),
-        runtime.OperationRoute(
-            "/healthz",
-            {
-                "GET": (OPERATIONS[9], get_health),
-            },
-        ),
-    ]
+    return runtime.Operations(
+        (
+            (OPERATIONS[0], list_tasks),
+            (OPERATIONS[1], create_task),
+            (OPERATIONS[2], get_task),
+            (OPERATIONS[3], delete_task),
+            (OPERATIONS[4], update_task),
+            (OPERATIONS[5], complete_task),
+            (OPERATIONS[6], create_user),
+            (OPERATIONS[7], get_current_user),
+            (OPERATIONS[8], create_token),
+            (OPERATIONS[9], get_health),
+        )
+    )

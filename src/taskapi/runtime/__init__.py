@@ -1,0 +1,62 @@
+"""The runtime the generated code runs on: hand-written, independent of any one spec, and the only
+taskapi code that `taskapi.generated` imports (besides Starlette and Pydantic).
+
+- `routing`: `Operations`, every operation of the spec in one route of the app's router (404, 405 + Allow);
+- `requests`: bodies (JSON, forms), text parameters, the bearer token, validation by the generated models;
+- `responses`: rendering the generated response types;
+- `errors`: `HttpError` and the refusals above, which the application renders as problem+json.
+"""
+
+from taskapi.runtime.errors import (
+    HttpError,
+    InvalidRequest,
+    MalformedBody,
+    MethodNotAllowed,
+    MissingCredentials,
+    UnsupportedMediaType,
+)
+from taskapi.runtime.requests import (
+    bearer_token,
+    parse_parameters,
+    read_form_body,
+    read_json_body,
+    validate_body,
+)
+from taskapi.runtime.responses import empty_response, json_response, under_root
+from taskapi.runtime.routing import (
+    OPERATION_ID,
+    PRINCIPAL,
+    ROUTE_TEMPLATE,
+    Endpoint,
+    OperationInfo,
+    Operations,
+    require_authenticator,
+    require_handlers,
+    route_path,
+)
+
+__all__ = [
+    "OPERATION_ID",
+    "PRINCIPAL",
+    "ROUTE_TEMPLATE",
+    "Endpoint",
+    "HttpError",
+    "InvalidRequest",
+    "MalformedBody",
+    "MethodNotAllowed",
+    "MissingCredentials",
+    "OperationInfo",
+    "Operations",
+    "UnsupportedMediaType",
+    "bearer_token",
+    "empty_response",
+    "json_response",
+    "parse_parameters",
+    "read_form_body",
+    "read_json_body",
+    "require_authenticator",
+    "require_handlers",
+    "route_path",
+    "under_root",
+    "validate_body",
+]

@@ -1,0 +1,207 @@
+"""Reading a request as the spec declares it: bodies decoded (JSON or form), text parameters parsed per
+their JSON type, both validated by the generated models, and the bearer token taken from its header."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from taskapi.runtime.errors import InvalidRequest, MalformedBody, MissingCredentials, UnsupportedMediaType
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+FORM = "application/x-www-form-urlencoded"
+
+_INTEGER = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_BOOLEANS = {"true": True, "false": False}
+# Python refuses int() of more than 4300 digits; longer numbers become a value no typed field accepts.
+_MAX_DIGITS = 4000
+# Integral JSON numbers with a larger exponent stay floats (and fail integer validation) instead of
+# being expanded into enormous Python ints.
+_MAX_INTEGRAL_EXPONENT = 400
+_MAX_FORM_FIELDS = 100
+
+
+class _OutOfRange:
+    """A number too long to convert: every typed field refuses it."""
+
+    def __repr__(self) -> str:
+        return f"<a number with more than {_MAX_DIGITS} digits>"
+
+
+_HUGE = _OutOfRange()
+
+
+def _parse_int(text: str) -> int | _OutOfRange:
+    return _HUGE if len(text) > _MAX_DIGITS else int(text)
+
+
+def _parse_float(text: str) -> float | int | _OutOfRange:
+    if len(text) > _MAX_DIGITS:
+        return _HUGE
+    # JSON Schema counts 5.0 as an integer: whole numbers reach the models as ints.
+    value = Decimal(text)
+    if value == value.to_integral_value() and value.adjusted() <= _MAX_INTEGRAL_EXPONENT:
+        return int(value)
+    return float(text)
+
+
+def _reject_constant(text: str) -> NoReturn:
+    raise ValueError(f"{text} is not a JSON value")
+
+
+# One decoder for every body (json.loads would build one per call).
+_JSON = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant)
+
+
+def _media_type(request: Request) -> tuple[str | None, dict[str, str]]:
+    """The request's media type, lower case, and its parameters (None without a Content-Type)."""
+    header = request.headers.get("content-type")
+    if header is None:
+        return None, {}
+    media_type, _, params = header.partition(";")
+    parsed: dict[str, str] = {}
+    for item in params.split(";"):
+        key, sep, value = item.partition("=")
+        if sep:
+            parsed[key.strip().lower()] = value.strip().strip('"').lower()
+    return media_type.strip().lower(), parsed
+
+
+async def read_json_body(request: Request, declared: str = "application/json") -> Any:
+    """The request's JSON body: 415 unless it is of the `declared` media type, 400 unless it decodes,
+    422 when absent."""
+    raw = await request.body()
+    media_type, params = _media_type(request)
+    if media_type is None:
+        if not raw:
+            raise InvalidRequest([{"type": "missing", "loc": ("body",), "msg": "A JSON body is required"}])
+        raise UnsupportedMediaType(f"The body must be {declared}; the request has no Content-Type.")
+    if media_type != declared:
+        raise UnsupportedMediaType(f"The body must be {declared}, not {media_type or 'an empty media type'}.")
+    charset = params.get("charset", "utf-8")
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"JSON bodies are UTF-8, not {charset}.")
+    try:
+        return _JSON.decode(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise MalformedBody("The body is not valid UTF-8.") from None
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise MalformedBody(f"The body is not valid JSON: {reason}.") from None
+
+
+async def read_form_body(request: Request) -> dict[str, str]:
+    """The request's form fields: 415 unless form-encoded, 400 unless it decodes, 422 for a repeated field."""
+    raw = await request.body()
+    media_type, _ = _media_type(request)
+    if media_type is None and not raw:
+        raise InvalidRequest([{"type": "missing", "loc": ("body",), "msg": "A form body is required"}])
+    if media_type != FORM:
+        raise UnsupportedMediaType(f"The body must be {FORM}, not {media_type or 'untyped'}.")
+    try:
+        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, errors="strict", max_num_fields=_MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedBody(f"The body is not a valid form: {exc}.") from None
+    fields: dict[str, str] = {}
+    errors: list[dict[str, Any]] = []
+    for name, value in pairs:
+        if name in fields:
+            errors.append({"type": "repeated", "loc": ("body", name), "msg": "The field appears more than once"})
+        fields[name] = value
+    if errors:
+        raise InvalidRequest(errors)
+    return fields
+
+
+def bearer_token(request: Request) -> str:
+    """The token of `Authorization: Bearer <token>`; 401 with a `Bearer` challenge without one."""
+    header = request.headers.get("authorization")
+    if header is None:
+        raise MissingCredentials("This operation needs a bearer token.")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise MissingCredentials("The Authorization header must be `Bearer <token>`.", error="invalid_request")
+    return token.strip()
+
+
+def validate_body(
+    model: type[ModelT], data: Any, *, min_properties: int | None = None, max_properties: int | None = None
+) -> ModelT:
+    """Validate a decoded body against its generated model (and the spec's object-size rules)."""
+    errors: list[dict[str, Any]] = []
+    if isinstance(data, dict):
+        if min_properties is not None and len(data) < min_properties:
+            errors.append(
+                {"type": "too_short", "loc": ("body",), "msg": f"The body needs at least {min_properties} properties"}
+            )
+        if max_properties is not None and len(data) > max_properties:
+            errors.append(
+                {"type": "too_long", "loc": ("body",), "msg": f"The body takes at most {max_properties} properties"}
+            )
+    try:
+        result = model.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(_located(exc, lambda loc: ("body", *loc)))
+    if errors:
+        raise InvalidRequest(errors)
+    return result
+
+
+_INVALID = object()
+
+
+def _parse_text(json_type: str, text: str) -> Any:
+    if json_type == "integer":
+        return _parse_int(text) if _INTEGER.fullmatch(text) else _INVALID
+    if json_type == "number":
+        return _parse_float(text) if _NUMBER.fullmatch(text) else _INVALID
+    if json_type == "boolean":
+        return _BOOLEANS.get(text, _INVALID)
+    return text
+
+
+def parse_parameters(model: type[ModelT], raw: Iterable[tuple[str, str, str, str | None]]) -> ModelT:
+    """Parse text parameters per their JSON type, then validate them against the operation's model.
+
+    `raw` holds (name, location, JSON type, text or None when absent) for each declared parameter.
+    """
+    values: dict[str, Any] = {}
+    locations: dict[str, str] = {}
+    errors: list[dict[str, Any]] = []
+    for name, location, json_type, text in raw:
+        locations[name] = location
+        if text is None:
+            continue
+        value = _parse_text(json_type, text)
+        if value is _INVALID:
+            errors.append(
+                {"type": f"{json_type}_parsing", "loc": (location, name), "msg": f"Input should be a valid {json_type}"}
+            )
+        else:
+            values[name] = value
+    try:
+        result = model.model_validate(values)
+    except ValidationError as exc:
+        unparsed = {error["loc"][1] for error in errors}
+        located = _located(exc, lambda loc: (locations[str(loc[0])], *loc))
+        errors.extend(error for error in located if error["loc"][1] not in unparsed)
+    if errors:
+        raise InvalidRequest(errors)
+    return result
+
+
+def _located(
+    exc: ValidationError, locate: Callable[[tuple[int | str, ...]], tuple[int | str, ...]]
+) -> list[dict[str, Any]]:
+    return [
+        {"type": error["type"], "loc": locate(tuple(error["loc"])), "msg": error["msg"]}
+        for error in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]

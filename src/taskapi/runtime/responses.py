@@ -1,0 +1,34 @@
+"""Rendering the generated response types: bodies by the spec's property names, and paths under the
+app's root path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic_core
+from pydantic import BaseModel
+from starlette.responses import Response
+
+
+def json_response(
+    body: BaseModel | Mapping[str, Any], status: int, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A generated model, or the TypedDict of its shape, as a JSON response. Both go through
+    pydantic-core's serialiser, so they render the same bytes; the dict skips building a model."""
+    content = body.model_dump_json(by_alias=True) if isinstance(body, BaseModel) else pydantic_core.to_json(body)
+    return Response(content, status_code=status, headers=headers, media_type="application/json")
+
+
+def empty_response(status: int, headers: Mapping[str, str] | None = None) -> Response:
+    """A response without a body (204 and the like)."""
+    return Response(status_code=status, headers=headers)
+
+
+def under_root(root_path: str, reference: str) -> str:
+    """A URI reference as the client must use it: an absolute path (`/tasks/7`) names a resource of the
+    app, so it goes under the path the app is served at (`/api/tasks/7` behind `--root-path /api`);
+    anything else is sent as it is."""
+    if root_path and reference.startswith("/") and not reference.startswith("//"):
+        return root_path.rstrip("/") + reference
+    return reference
