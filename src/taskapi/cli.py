@@ -51,7 +51,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from taskapi.logs import log_config
-    from taskapi.serving import CoalescingHttpToolsProtocol
+    from taskapi.serving import http_protocol
 
     uvicorn.run(
         "taskapi.asgi:app",
@@ -65,7 +65,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         access_log=False,  # taskapi.middleware writes the access log, one JSON line per request
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         loop=settings.event_loop,
-        http=CoalescingHttpToolsProtocol,
+        http=http_protocol(settings.http_protocol),
         proxy_headers=args.forwarded_allow_ips is not None,
         forwarded_allow_ips=args.forwarded_allow_ips,
     )

@@ -1,24 +1,39 @@
-"""How `taskapi serve` runs uvicorn: its httptools protocol, with each response sent in one write."""
+"""How `taskapi serve` runs uvicorn: its httptools protocol over a transport that sends each response in
+one write, and that answers a client which half-closes its connection after its request.
+
+This subclasses uvicorn's `HttpToolsProtocol` and relies on a few of its internals: `connection_made`
+(where the transport is wrapped), `eof_received`, `on_response_complete`, and the `cycle` (with
+`more_body` and `response_complete`) and `pipeline` attributes. pyproject.toml pins uvicorn to the
+series these were checked against (`SUPPORTED_UVICORN`); on any other series `http_protocol()` falls
+back to stock uvicorn with a warning, and tests/unit/test_serving.py fails naming what changed.
+`TASKAPI_HTTP_PROTOCOL=uvicorn` chooses stock uvicorn outright.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+# The uvicorn releases this module was checked against: at least the first, below the second.
+SUPPORTED_UVICORN = ((0, 54), (0, 55))
 # Past this, pending bytes are sent at once instead of at the end of the loop's turn.
 _MAX_PENDING = 64 * 1024
+
+logger = logging.getLogger("taskapi.serving")
 
 
 class CoalescingTransport(asyncio.Transport):
     """A transport that collects what is written during one turn of the event loop and sends it with
     one write at the end of the turn (or when it grows past 64 KiB, or on close).
 
-    uvicorn writes a response's status line and headers, then its body, as two writes: two `send()`
-    calls and, with TCP_NODELAY, two packets per response. On the benchmark machine that second send
-    cost more than serving the request itself: coalescing them took `GET /tasks/{id}` from 8.9k to
-    13.4k requests/s (bench/README.md).
+    uvicorn writes a response's status line and headers, then its body: two `send()` calls and, with
+    TCP_NODELAY, two packets per response. The second costs about as much as serving a small request
+    (bench/README.md, "What each change bought").
     """
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
@@ -48,7 +63,7 @@ class CoalescingTransport(asyncio.Transport):
             return
         pending, self._pending, self._pending_size = self._pending, [], 0
         if self._transport.is_closing():
-            return  # the peer is gone (uvloop's transports raise on a write after close)
+            return  # the connection is gone (uvloop's transports raise on a write after close)
         self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self) -> None:
@@ -97,8 +112,58 @@ class CoalescingTransport(asyncio.Transport):
         self._transport.set_write_buffer_limits(high, low)
 
 
-class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol over a `CoalescingTransport`."""
+class SingleWriteHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol over a `CoalescingTransport`, answering half-closed clients.
+
+    A client may shut its write side once its request is sent (`shutdown(SHUT_WR)`: socat, some proxies
+    and load testers do). Stock uvicorn lets asyncio close the connection at that end-of-input, so a
+    response not written by then is lost although the request was served. Here the connection stays
+    open until every request received whole has its response, then closes.
+    """
+
+    _half_closed = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))
+
+    def eof_received(self) -> bool:  # type: ignore[override]  # asyncio.Protocol allows a bool
+        """The client will send nothing more: keep the connection open (True) while a response is owed
+        for a request that arrived whole; otherwise let asyncio close it (an unfinished request is
+        abandoned, as stock uvicorn abandons it)."""
+        cycle = self.cycle
+        owed = cycle is not None and not cycle.response_complete and not cycle.more_body
+        self._half_closed = owed
+        if not owed and isinstance(self.transport, CoalescingTransport):
+            self.transport.flush()
+        return owed
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._half_closed and not self.pipeline and (self.cycle is None or self.cycle.response_complete):
+            self.transport.close()
+
+
+def _series(version: str) -> tuple[int, int]:
+    found = re.match(r"(\d+)(?:\.(\d+))?", version)
+    return (int(found.group(1)), int(found.group(2) or 0)) if found else (0, 0)
+
+
+def unsupported_uvicorn(version: str = uvicorn.__version__) -> str | None:
+    """Why `SingleWriteHttpToolsProtocol` must not run on this uvicorn, or None when it may."""
+    low, high = SUPPORTED_UVICORN
+    if not low <= _series(version) < high:
+        supported = f">={low[0]}.{low[1]},<{high[0]}.{high[1]}"
+        return f"uvicorn {version} is not the series taskapi.serving was checked against ({supported})"
+    return None
+
+
+def http_protocol(choice: str) -> type[asyncio.Protocol] | str:
+    """What `taskapi serve` gives uvicorn as `http`: the single-write protocol, or stock httptools when
+    `choice` is "uvicorn" or this uvicorn is not a supported one (with a warning)."""
+    if choice == "uvicorn":
+        return "httptools"
+    reason = unsupported_uvicorn()
+    if reason is not None:
+        logger.warning("%s: serving with stock uvicorn (two writes per response)", reason)
+        return "httptools"
+    return SingleWriteHttpToolsProtocol

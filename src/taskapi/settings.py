@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         description="Event loop of `taskapi serve`. asyncio's serves connections in turn; uvloop's is faster per "
         "request but lets some responses wait many times the median when a worker is saturated (bench/README.md).",
     )
+    http_protocol: Literal["single-write", "uvicorn"] = Field(
+        default="single-write",
+        description="HTTP/1.1 of `taskapi serve`: uvicorn's httptools protocol sending each response in one write "
+        "(taskapi.serving), or stock uvicorn.",
+    )
     db_pool_size: int = Field(
         default=4,
         ge=1,
