@@ -201,15 +201,15 @@ def sign_up_and_seed(base_url: str, *, authenticated: bool, tasks: int) -> str:
 async def _bulk_seed(database_url: str, count: int, password_hash: str) -> None:
     """Insert one user and `count` tasks straight into a migrated database (for the scale check)."""
     from sqlalchemy import insert
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlalchemy.pool import NullPool
+    from sqlalchemy.engine import Connection
+    from tests.databases import on_connection
 
     from taskapi.storage.tables import tasks, users
 
-    engine = create_async_engine(database_url, poolclass=NullPool)
     now = datetime.now(UTC)
-    async with engine.begin() as connection:
-        user = await connection.execute(
+
+    def seed(connection: Connection) -> None:
+        user = connection.execute(
             insert(users).values(username="bench", password_hash=password_hash, created_at=now).returning(users.c.id)
         )
         owner = user.scalar_one()
@@ -226,8 +226,9 @@ async def _bulk_seed(database_url: str, count: int, password_hash: str) -> None:
             for n in range(count)
         ]
         for start in range(0, count, 10_000):
-            await connection.execute(insert(tasks), rows[start : start + 10_000])
-    await engine.dispose()
+            connection.execute(insert(tasks), rows[start : start + 10_000])
+
+    await on_connection(database_url, seed)
 
 
 # ---------------------------------------------------------------- databases
@@ -241,7 +242,7 @@ class Databases:
         self.created: list[str] = []
 
     def sqlite(self) -> str:
-        return f"sqlite+aiosqlite:///{self.directory / secrets.token_hex(4)}.db"
+        return f"sqlite:///{self.directory / secrets.token_hex(4)}.db"
 
     def postgres(self) -> str | None:
         from sqlalchemy.engine import make_url

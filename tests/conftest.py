@@ -44,8 +44,8 @@ def database_url(migrated_template: str, tmp_path: Path) -> str:
         reset(migrated_template)
         return migrated_template
     path = tmp_path / "taskapi.db"
-    shutil.copyfile(migrated_template.removeprefix("sqlite+aiosqlite:///"), path)
-    return f"sqlite+aiosqlite:///{path}"
+    shutil.copyfile(migrated_template.removeprefix("sqlite:///"), path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -10,17 +10,21 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from taskapi.storage.urls import DatabaseUrl
+
 BACKEND = os.environ.get("TASKAPI_TEST_BACKEND", "sqlite")
 POSTGRES_URL = os.environ.get("TASKAPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+T = TypeVar("T")
 if BACKEND not in ("sqlite", "postgresql"):
     raise RuntimeError(f"TASKAPI_TEST_BACKEND must be sqlite or postgresql, not {BACKEND!r}")
 
@@ -58,7 +62,7 @@ class Databases:
         """The URL of a new, empty database."""
         name = f"taskapi_test_{os.getpid()}_{secrets.token_hex(4)}"
         if self.backend == "sqlite":
-            return f"sqlite+aiosqlite:///{self.directory / name}.db"
+            return f"sqlite:///{self.directory / name}.db"
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
         self._created.append(name)
         return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
@@ -69,17 +73,33 @@ class Databases:
         self._created.clear()
 
 
+async def on_connection(url: str, work: Callable[[Connection], T]) -> T:
+    """`work(connection)` on a SQLAlchemy connection of its own, in a transaction committed at the end."""
+    parsed = DatabaseUrl.parse(url)
+    if parsed.backend == "sqlite":
+        engine = create_engine(parsed.sqlalchemy, poolclass=NullPool)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+                return work(connection)
+        finally:
+            engine.dispose()
+    async_engine = create_async_engine(parsed.sqlalchemy, poolclass=NullPool)
+    try:
+        async with async_engine.begin() as async_connection:
+            return await async_connection.run_sync(work)
+    finally:
+        await async_engine.dispose()
+
+
 async def execute(url: str, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
     """Run one SQL statement on its own connection, committed; the rows it returns, if any."""
-    engine = create_async_engine(url, poolclass=NullPool)
-    try:
-        async with engine.begin() as connection:
-            if engine.dialect.name == "sqlite":
-                await connection.exec_driver_sql("PRAGMA foreign_keys = ON")
-            result = await connection.execute(text(sql), params or {})
-            return [tuple(row) for row in result] if result.returns_rows else []
-    finally:
-        await engine.dispose()
+
+    def run(connection: Connection) -> list[tuple[Any, ...]]:
+        result = connection.execute(text(sql), params or {})
+        return [tuple(row) for row in result] if result.returns_rows else []
+
+    return await on_connection(url, run)
 
 
 def reset(url: str) -> None:

@@ -59,7 +59,7 @@ def live_server(
 ) -> Iterator[LiveServer]:
     """Migrate a database, serve it, yield the server; stop it (SIGTERM by PID, then SIGKILL) on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
-    url = database_url or f"sqlite+aiosqlite:///{workdir / 'taskapi.db'}"
+    url = database_url or f"sqlite:///{workdir / 'taskapi.db'}"
     environment = _env(url, env)
     cli = [sys.executable, "-m", "taskapi.cli"]
     subprocess.run([*cli, "migrate"], env=environment, check=True, capture_output=True)

@@ -20,7 +20,7 @@ from taskapi.handlers.users import UsersHandlers
 from taskapi.logs import AccessLog
 from taskapi.middleware import REQUEST_ID, RequestContext
 from taskapi.settings import Settings
-from taskapi.storage import Database
+from taskapi.storage import database_from_settings
 from taskapi.storage.migrate import head_revision
 
 
@@ -37,22 +37,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audience=settings.jwt_audience,
         ttl_seconds=settings.token_ttl_seconds,
     )
-    db = Database.from_settings(settings)
+    db = database_from_settings(settings)
     passwords = Passwords()
     document = docs.spec_document()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        db.prepare()
-        await passwords.prepare()
-        current, head = await db.schema_revision(), head_revision()
-        if current != head:
-            await db.dispose()
-            raise SchemaNotMigrated(f"the database is at migration {current}, not {head}: run `taskapi migrate`")
+        await db.open()
         try:
+            current, head = await db.schema_revision(), head_revision()
+            if current != head:
+                raise SchemaNotMigrated(f"the database is at migration {current}, not {head}: run `taskapi migrate`")
+            await passwords.prepare()
             yield
         finally:
-            await db.dispose()
+            await db.close()
 
     app = FastAPI(
         title=document["info"]["title"],

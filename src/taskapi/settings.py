@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from taskapi.storage.urls import DatabaseUrl
+
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 _ROOT_PATH = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
 
@@ -27,8 +29,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TASKAPI_", extra="ignore", frozen=True)
 
     database_url: str = Field(
-        default="sqlite+aiosqlite:///./var/taskapi.db",
-        description="SQLAlchemy URL of the database (async driver).",
+        default="sqlite:///./var/taskapi.db",
+        description="The database: `sqlite:///path/to/file.db` or `postgresql://user:password@host:port/database`.",
     )
     host: str = Field(default="127.0.0.1", description="Address `taskapi serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `taskapi serve` binds.")
@@ -94,6 +96,12 @@ class Settings(BaseSettings):
         "(0: on every request).",
     )
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30, description="Lifetime of a bearer token.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        DatabaseUrl.parse(value)
+        return value
 
     @field_validator("root_path")
     @classmethod

@@ -20,7 +20,7 @@ from taskapi.app import create_app
 from taskapi.auth import Tokens, signing_key
 from taskapi.clock import utc_now
 from taskapi.settings import Settings
-from taskapi.storage import Database
+from taskapi.storage import database_at
 from tests.databases import execute
 
 JWT_SECRET = "api-tests-" + "k" * 40
@@ -84,19 +84,19 @@ async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def sign_in(app: FastAPI, settings: Settings, tokens: Tokens, password_hash: str) -> AsyncIterator[SignIn]:
-    db = Database(settings.database_url)
+    db = database_at(settings.database_url)
+    await db.open()
     async with AsyncExitStack() as stack:
 
         async def make(username: str) -> User:
-            async with db.transaction(write=True) as tx:
-                record = await tx.users.add(username=username, password_hash=password_hash, now=utc_now())
+            record = await db.users.add(username=username, password_hash=password_hash, now=utc_now())
             assert record is not None
             token = tokens.issue(record.id)
             client = await stack.enter_async_context(_client(app, token))
             return User(id=record.id, username=username, token=token, client=client)
 
         yield make
-    await db.dispose()
+    await db.close()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from taskapi.handlers.meta import MetaHandlers
 from taskapi.handlers.security import SecurityHandlers
 from taskapi.handlers.tasks import TasksHandlers
 from taskapi.handlers.users import UsersHandlers
-from taskapi.storage import Database
+from taskapi.storage import Database, database_at
 from tests.conftest import ROOT
 
 GENERATED = Path("src") / "taskapi" / "generated"
@@ -76,9 +76,10 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
+    database = database_at(database_url)
+    await database.open()
     yield database
-    await database.dispose()
+    await database.close()
 
 
 TOKENS = Tokens(b"codegen-tests-" + b"k" * 40, issuer="taskapi", audience="taskapi", ttl_seconds=600)
@@ -97,8 +98,7 @@ def handlers(db: Database) -> dict[str, Any]:
 
 async def client_for(server: Any, db: Database) -> httpx.AsyncClient:
     """The regenerated routes over the real handlers, signed in as a user."""
-    async with db.transaction(write=True) as tx:
-        user = await tx.users.add(username="designer", password_hash="not-a-real-hash", now=utc_now())
+    user = await db.users.add(username="designer", password_hash="not-a-real-hash", now=utc_now())
     assert user is not None
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.router.routes.append(server.build_operations(**handlers(db)))

@@ -8,32 +8,29 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine import Connection
 
-from taskapi.storage import Database
+from taskapi.storage import database_at
 from taskapi.storage.migrate import alembic_config, head_revision, upgrade
 from taskapi.storage.tables import metadata
-from tests.databases import execute
+from tests.databases import execute, on_connection
 
 
 async def _revision(url: str) -> str | None:
-    db = Database(url)
+    db = database_at(url)
+    await db.open()
     try:
         return await db.schema_revision()
     finally:
-        await db.dispose()
+        await db.close()
 
 
 async def _inspect(url: str) -> tuple[set[str], list[object]]:
-    engine = create_async_engine(url, poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-            diff = await connection.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
-        return tables, diff
-    finally:
-        await engine.dispose()
+    def work(connection: Connection) -> tuple[set[str], list[object]]:
+        tables = set(inspect(connection).get_table_names())
+        return tables, list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+    return await on_connection(url, work)
 
 
 def test_upgrade_creates_the_schema_the_tables_describe(empty_database_url: str) -> None:

@@ -18,8 +18,7 @@ class AuthHandlers:
 
     async def create_token(self, body: models.PasswordGrant) -> server.CreateTokenResponse:
         """The password grant. Unknown users and wrong passwords get the same answer after the same work."""
-        async with self._db.transaction() as tx:
-            user = await tx.users.by_username(body.username)
+        user = await self._db.users.by_username(body.username)
         if not await self._passwords.verify(body.password, None if user is None else user.password_hash):
             raise Unauthorized("The username or password is wrong.", error=None)
         assert user is not None  # noqa: S101 - verify() is False without a hash

@@ -39,8 +39,7 @@ class SecurityHandlers:
         confirmed = self._confirmed.get(user_id)
         if confirmed is not None and now < confirmed[1]:
             return confirmed[0]
-        async with self._db.transaction() as tx:
-            user = await tx.users.get(user_id)
+        user = await self._db.users.get(user_id)
         if user is None:
             self._confirmed.pop(user_id, None)
             raise Unauthorized("The bearer token's user no longer exists.")

@@ -46,14 +46,13 @@ class TasksHandlers:
         """Store a new task; its URL goes in `Location`."""
         description = None if body.description is MISSING else body.description
         try:
-            async with self._db.transaction(write=True, one_statement=True) as tx:
-                record = await tx.tasks.add(
-                    owner_id=principal.user_id,
-                    title=body.title,
-                    description=description,
-                    priority=body.priority,
-                    now=self._clock(),
-                )
+            record = await self._db.tasks.add(
+                owner_id=principal.user_id,
+                title=body.title,
+                description=description,
+                priority=body.priority,
+                now=self._clock(),
+            )
         except OwnerMissing:
             raise Unauthorized("The bearer token's user no longer exists.") from None
         return server.CreateTask201Response(body=_task(record), location=f"/tasks/{record.id}")
@@ -62,14 +61,13 @@ class TasksHandlers:
         """One page, oldest first; the cursor is the id of the previous page's last task."""
         # Any cursor the spec's pattern allows is a position: one past the last id gives an empty page.
         after_id = 0 if params.cursor is MISSING else min(int(params.cursor), _MAX_ID)
-        async with self._db.transaction() as tx:
-            records = await tx.tasks.page(
-                principal.user_id,
-                after_id=after_id,
-                limit=params.limit + 1,
-                completed=None if params.completed is MISSING else params.completed,
-                priority=None if params.priority is MISSING else params.priority,
-            )
+        records = await self._db.tasks.page(
+            principal.user_id,
+            after_id=after_id,
+            limit=params.limit + 1,
+            completed=None if params.completed is MISSING else params.completed,
+            priority=None if params.priority is MISSING else params.priority,
+        )
         page = records[: params.limit]
         next_cursor = str(page[-1].id) if len(records) > params.limit else None
         return server.ListTasks200Response(
@@ -78,8 +76,7 @@ class TasksHandlers:
 
     async def get_task(self, principal: Principal, params: models.GetTaskParams) -> server.GetTaskResponse:
         """The task, or 404."""
-        async with self._db.transaction() as tx:
-            record = await tx.tasks.get(principal.user_id, params.task_id)
+        record = await self._db.tasks.get(principal.user_id, params.task_id)
         if record is None:
             raise _missing(params.task_id)
         return server.GetTask200Response(body=_task(record))
@@ -89,8 +86,7 @@ class TasksHandlers:
     ) -> server.UpdateTaskResponse:
         """Change the properties the body names."""
         changes: dict[str, Any] = body.model_dump(exclude_unset=True)
-        async with self._db.transaction(write=True, one_statement=True) as tx:
-            record = await tx.tasks.change(principal.user_id, params.task_id, changes, now=self._clock())
+        record = await self._db.tasks.change(principal.user_id, params.task_id, changes, now=self._clock())
         if record is None:
             raise _missing(params.task_id)
         return server.UpdateTask200Response(body=_task(record))
@@ -99,16 +95,14 @@ class TasksHandlers:
         self, principal: Principal, params: models.CompleteTaskParams
     ) -> server.CompleteTaskResponse:
         """Mark the task completed (idempotent)."""
-        async with self._db.transaction(write=True) as tx:
-            record = await tx.tasks.complete(principal.user_id, params.task_id, now=self._clock())
+        record = await self._db.tasks.complete(principal.user_id, params.task_id, now=self._clock())
         if record is None:
             raise _missing(params.task_id)
         return server.CompleteTask200Response(body=_task(record))
 
     async def delete_task(self, principal: Principal, params: models.DeleteTaskParams) -> server.DeleteTaskResponse:
         """Delete the task, or 404."""
-        async with self._db.transaction(write=True, one_statement=True) as tx:
-            removed = await tx.tasks.remove(principal.user_id, params.task_id)
+        removed = await self._db.tasks.remove(principal.user_id, params.task_id)
         if not removed:
             raise _missing(params.task_id)
         return server.DeleteTask204Response()

@@ -20,8 +20,7 @@ class UsersHandlers:
     async def create_user(self, body: models.UserCreate) -> server.CreateUserResponse:
         """Sign up: store the username with an Argon2 hash of the password, never the password."""
         password_hash = await self._passwords.hash(body.password)
-        async with self._db.transaction(write=True, one_statement=True) as tx:
-            user = await tx.users.add(username=body.username, password_hash=password_hash, now=self._clock())
+        user = await self._db.users.add(username=body.username, password_hash=password_hash, now=self._clock())
         if user is None:
             raise Conflict(f"The username {body.username} is taken.")
         return server.CreateUser201Response(
@@ -30,8 +29,7 @@ class UsersHandlers:
 
     async def get_current_user(self, principal: Principal) -> server.GetCurrentUserResponse:
         """The account the bearer token belongs to, as stored now (not as the worker last confirmed it)."""
-        async with self._db.transaction() as tx:
-            user = await tx.users.get(principal.user_id)
+        user = await self._db.users.get(principal.user_id)
         if user is None:
             raise Unauthorized("The bearer token's user no longer exists.")
         return server.GetCurrentUser200Response(

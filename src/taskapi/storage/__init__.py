@@ -1,18 +1,24 @@
-"""The database: engine and transactions, tables, repositories. The only package that holds SQL."""
+"""The database: one interface (`Database`) with a SQLite and a PostgreSQL implementation, tables,
+repositories and migrations. The only package that holds SQL."""
 
-from taskapi.storage.database import Database, Transaction
-from taskapi.storage.sql import Executor, Query
+from taskapi.storage.database import Database, Repositories, database_at, database_from_settings
+from taskapi.storage.sql import Executor, ForeignKeyViolation, Query
 from taskapi.storage.tasks import OwnerMissing, TaskRecord, TaskRepository
+from taskapi.storage.urls import DatabaseUrl
 from taskapi.storage.users import UserRecord, UserRepository
 
 __all__ = [
     "Database",
+    "DatabaseUrl",
     "Executor",
+    "ForeignKeyViolation",
     "OwnerMissing",
     "Query",
+    "Repositories",
     "TaskRecord",
     "TaskRepository",
-    "Transaction",
     "UserRecord",
     "UserRepository",
+    "database_at",
+    "database_from_settings",
 ]

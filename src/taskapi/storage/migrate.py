@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from taskapi.storage.database import prepare_url
+from taskapi.storage.urls import DatabaseUrl
 
 
 def alembic_config(database_url: str) -> Config:
@@ -21,7 +21,7 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database's schema to `revision` (the newest by default). Blocks; call outside an event loop."""
-    prepare_url(database_url)
+    DatabaseUrl.parse(database_url).ensure_directory()
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, update
 
-from taskapi.storage.sql import Executor, ForeignKeyViolation, Query, Row
-from taskapi.storage.tables import from_db_datetime, tasks
+from taskapi.storage.sql import Executor, ForeignKeyViolation, Query
+from taskapi.storage.tables import tasks
 
 
 class TaskRecord(NamedTuple):
@@ -41,10 +41,7 @@ _COLUMNS = (
 _OWNED = (tasks.c.id == bindparam("task_id"), tasks.c.owner_id == bindparam("owner_id"))
 
 
-def _record(row: Row) -> TaskRecord:
-    return TaskRecord(row[0], row[1], row[2], row[3], bool(row[4]), from_db_datetime(row[5]), from_db_datetime(row[6]))
-
-
+_record = TaskRecord._make
 _VALUES: dict[str, Any] = {name: bindparam(name) for name in ("owner_id", "title", "description", "priority")}
 _ADD = Query(
     insert(tasks)
@@ -52,8 +49,12 @@ _ADD = Query(
     .returning(*_COLUMNS)
 )
 _GET = Query(select(*_COLUMNS).where(*_OWNED))
+# One statement: a completed task keeps its updated_at (completing is idempotent).
 _COMPLETE = Query(
-    update(tasks).where(*_OWNED, tasks.c.completed.is_(False)).values(completed=True, updated_at=bindparam("now"))
+    update(tasks)
+    .where(*_OWNED)
+    .values(completed=True, updated_at=case((tasks.c.completed, tasks.c.updated_at), else_=bindparam("now")))
+    .returning(*_COLUMNS)
 )
 _REMOVE = Query(delete(tasks).where(*_OWNED))
 _PAGES: dict[tuple[bool, bool], Query] = {}
@@ -86,10 +87,10 @@ def _change(columns: tuple[str, ...]) -> Query:
 
 
 class TaskRepository:
-    """Reads and writes tasks inside the caller's transaction."""
+    """Reads and writes tasks; every method is one statement, atomic on its own."""
 
-    def __init__(self, connection: Executor) -> None:
-        self._connection = connection
+    def __init__(self, sql: Executor) -> None:
+        self._sql = sql
 
     async def add(
         self, *, owner_id: int, title: str, description: str | None, priority: int, now: datetime
@@ -97,7 +98,7 @@ class TaskRepository:
         """Insert a task owned by `owner_id` and return it with its new id; OwnerMissing without that user."""
         params = {"owner_id": owner_id, "title": title, "description": description, "priority": priority, "now": now}
         try:
-            row = await self._connection.one(_ADD, params)
+            row = await self._sql.one(_ADD, params)
         except ForeignKeyViolation:
             raise OwnerMissing(f"user {owner_id} does not exist") from None
         assert row is not None  # noqa: S101 - INSERT … RETURNING returns the row
@@ -105,7 +106,7 @@ class TaskRepository:
 
     async def get(self, owner_id: int, task_id: int) -> TaskRecord | None:
         """The owner's task with this id, if any."""
-        row = await self._connection.one(_GET, {"owner_id": owner_id, "task_id": task_id})
+        row = await self._sql.one(_GET, {"owner_id": owner_id, "task_id": task_id})
         return None if row is None else _record(row)
 
     async def page(
@@ -126,7 +127,7 @@ class TaskRepository:
             "completed": completed,
             "priority": priority,
         }
-        return [_record(row) for row in await self._connection.all(query, params)]
+        return [_record(row) for row in await self._sql.all(query, params)]
 
     async def change(
         self, owner_id: int, task_id: int, changes: Mapping[str, Any], *, now: datetime
@@ -137,14 +138,14 @@ class TaskRepository:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         columns = tuple(name for name in UPDATABLE if name in changes)
         params = {**changes, "owner_id": owner_id, "task_id": task_id, "now": now}
-        row = await self._connection.one(_change(columns), params)
+        row = await self._sql.one(_change(columns), params)
         return None if row is None else _record(row)
 
     async def complete(self, owner_id: int, task_id: int, *, now: datetime) -> TaskRecord | None:
         """Mark the task completed; a completed task is left as it is. None if no such task."""
-        await self._connection.run(_COMPLETE, {"owner_id": owner_id, "task_id": task_id, "now": now})
-        return await self.get(owner_id, task_id)
+        row = await self._sql.one(_COMPLETE, {"owner_id": owner_id, "task_id": task_id, "now": now})
+        return None if row is None else _record(row)
 
     async def remove(self, owner_id: int, task_id: int) -> bool:
         """Delete the task; False if there was none."""
-        return await self._connection.run(_REMOVE, {"owner_id": owner_id, "task_id": task_id}) > 0
+        return await self._sql.run(_REMOVE, {"owner_id": owner_id, "task_id": task_id}) > 0
