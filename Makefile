@@ -50,7 +50,7 @@ typecheck: $(STAMP) ## mypy --strict on src/, codegen/, tests/ and bench/
 
 test: $(STAMP) ## every suite on SQLite, then integration/api/contract on PostgreSQL when a server answers
 	$(PYTEST) tests --junitxml=$(JUNIT)/sqlite.xml
-	@if why=$$($(PY) -m tests.databases); then \
+	@if why=$$($(PY) -m taskapi.testing.databases); then \
 		$(MAKE) --no-print-directory test-postgres; \
 	elif [ -n "$${TASKAPI_REQUIRE_POSTGRES:-}" ]; then \
 		echo "TASKAPI_REQUIRE_POSTGRES is set but the PostgreSQL leg cannot run: $$why" >&2; exit 1; \
@@ -76,7 +76,7 @@ test-contract: $(STAMP) ## live uvicorn: Schemathesis, ownership, concurrency
 	$(PYTEST) tests/contract --junitxml=$(JUNIT)/contract.xml
 
 contract: $(STAMP) ## Schemathesis against BASE_URL (default: a fresh local server); SEED, MAX_EXAMPLES
-	$(PY) -m tests.contract.run --base-url "$(BASE_URL)" --seed $(SEED) --max-examples $(MAX_EXAMPLES)
+	$(PY) -m taskapi.testing.contract --base-url "$(BASE_URL)" --seed $(SEED) --max-examples $(MAX_EXAMPLES)
 
 bench: $(STAMP) ## benchmark vs the tutorial peer and the raw-ASGI limit (installs wrk); build/bench/
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \

@@ -14,16 +14,14 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,11 +29,14 @@ from typing import Any
 
 import httpx
 
+from taskapi.testing.databases import Backend, Databases, on_connection, postgres_reachable
+from taskapi.testing.liveserver import ServerProcess, free_port, live_server, server_process
+
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "lua"
 OUT = ROOT / "build" / "bench"
 PASSWORD = "bench password 123"
-POSTGRES_ADMIN = os.environ.get("TASKAPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+SERVER_CORE, LOAD_CORE = 0, 1
 SEEDED = 1000
 
 
@@ -56,13 +57,11 @@ SCENARIOS = (
 
 @dataclass
 class Target:
-    """A server under test: how to start it and, once up, how to fill it and authenticate."""
+    """A server under test: how to start it (given a working directory) and whether it needs a token."""
 
     name: str
-    command: list[str]
-    env: dict[str, str]
+    start: Callable[[Path], AbstractContextManager[ServerProcess]]
     authenticated: bool
-    token: str = ""
 
 
 @dataclass
@@ -75,49 +74,6 @@ class Measurement:
 
 
 # ---------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pinned(core: int, command: list[str]) -> list[str]:
-    return ["taskset", "-c", str(core), *command] if shutil.which("taskset") else command
-
-
-@contextmanager
-def running(target: Target, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, **target.env}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            pinned(0, [part.replace("{port}", str(port)) for part in target.command]),
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{target.name} exited: {log.read_text(errors='replace')[-2000:]}")
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/tasks/1", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            yield process
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -140,19 +96,17 @@ def _latency(output: str, percentile: str) -> float:
 
 def wrk(url: str, scenario: Scenario, *, token: str, seconds: float, connections: int) -> Measurement:
     env = {**os.environ, **scenario.env, "BENCH_TOKEN": token}
-    command = pinned(
-        1,
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{max(1, round(seconds))}s",
-            "--latency",
-            "-s",
-            str(LUA / scenario.script),
-            url,
-        ],
-    )
+    command = [
+        *(["taskset", "-c", str(LOAD_CORE)] if shutil.which("taskset") else []),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(LUA / scenario.script),
+        url,
+    ]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
@@ -202,7 +156,6 @@ async def _bulk_seed(database_url: str, count: int, password_hash: str) -> None:
     """Insert one user and `count` tasks straight into a migrated database (for the scale check)."""
     from sqlalchemy import insert
     from sqlalchemy.engine import Connection
-    from tests.databases import on_connection
 
     from taskapi.storage.tables import tasks, users
 
@@ -231,66 +184,33 @@ async def _bulk_seed(database_url: str, count: int, password_hash: str) -> None:
     await on_connection(database_url, seed)
 
 
-# ---------------------------------------------------------------- databases
+# ---------------------------------------------------------------- servers
 
 
-class Databases:
-    """Fresh databases for the run, dropped at the end (PostgreSQL) or left in the temp dir (SQLite)."""
+def taskapi_target(name: str, database_url: str) -> Target:
+    """taskapi as deployed (`taskapi serve`), the access log on, pinned to the server's core."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.created: list[str] = []
+    def start(work: Path) -> AbstractContextManager[ServerProcess]:
+        env = {"TASKAPI_LOG_LEVEL": "info"}  # the access log stays on, as deployed
+        return live_server(work / name, database_url=database_url, env=env, pin_to_core=SERVER_CORE)
 
-    def sqlite(self) -> str:
-        return f"sqlite:///{self.directory / secrets.token_hex(4)}.db"
-
-    def postgres(self) -> str | None:
-        from sqlalchemy.engine import make_url
-
-        name = f"taskapi_bench_{secrets.token_hex(4)}"
-        try:
-            asyncio.run(self._admin(f'CREATE DATABASE "{name}"'))
-        except OSError:
-            return None
-        self.created.append(name)
-        return make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
-
-    async def _admin(self, statement: str) -> None:
-        import asyncpg
-        from sqlalchemy.engine import make_url
-
-        dsn = make_url(POSTGRES_ADMIN).set(drivername="postgresql").render_as_string(hide_password=False)
-        connection = await asyncpg.connect(dsn, timeout=5)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    def drop(self) -> None:
-        for name in self.created:
-            asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def taskapi_target(name: str, database_url: str, log_dir: Path) -> Target:
-    from taskapi.storage.migrate import upgrade
-
-    upgrade(database_url)
-    env = {
-        "TASKAPI_DATABASE_URL": database_url,
-        "TASKAPI_ENV": "production",
-        "TASKAPI_JWT_SECRET": secrets.token_urlsafe(48),
-        "TASKAPI_LOG_LEVEL": "info",  # the access log stays on, as deployed
-    }
-    command = [sys.executable, "-m", "taskapi.cli", "serve", "--port", "{port}", "--workers", "1"]
-    return Target(name=name, command=command, env=env, authenticated=True)
+    return Target(name=name, start=start, authenticated=True)
 
 
 def uvicorn_target(name: str, app: str) -> Target:
-    command = [
-        sys.executable, "-m", "uvicorn", app, "--port", "{port}", "--workers", "1",
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    return Target(name=name, command=command, env={}, authenticated=False)
+    """A peer app on uvicorn's defaults (uvloop, httptools), pinned to the server's core."""
+
+    def start(work: Path) -> AbstractContextManager[ServerProcess]:
+        port = free_port()
+        command = [
+            sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", "1",
+            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        return server_process(
+            command, port=port, log=work / f"{name}.log", ready_path="/tasks/1", pin_to_core=SERVER_CORE, cwd=ROOT
+        )
+
+    return Target(name=name, start=start, authenticated=False)
 
 
 # ---------------------------------------------------------------- the run
@@ -306,11 +226,10 @@ class Args:
     only: str
 
 
-def measure(target: Target, args: Args, log_dir: Path) -> dict[str, Any]:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+def measure(target: Target, args: Args, work: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"scenarios": {}}
-    with running(target, port, log_dir / f"{target.name}.log") as process:
+    with target.start(work) as server:
+        base_url, process = server.base_url, server.process
         token = sign_up_and_seed(base_url, authenticated=target.authenticated, tasks=SEEDED)
         for scenario in SCENARIOS:
             wrk(base_url, scenario, token=token, seconds=args.warmup, connections=args.connections)
@@ -347,12 +266,11 @@ def fmt(summary: dict[str, Any]) -> str:
     )
 
 
-def _scale_point(backend: str, count: int, url: str, password_hash: str, args: Args, log_dir: Path) -> Any:
-    target = taskapi_target(f"scale-{backend}-{count}", url, log_dir)
-    asyncio.run(_bulk_seed(url, count, password_hash))
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    with running(target, port, log_dir / f"{target.name}.log"):
+def _scale_point(backend: str, count: int, url: str, password_hash: str, args: Args, work: Path) -> Any:
+    target = taskapi_target(f"scale-{backend}-{count}", url)
+    with target.start(work) as server:
+        asyncio.run(_bulk_seed(url, count, password_hash))
+        base_url = server.base_url
         granted = httpx.post(
             f"{base_url}/auth/token", data={"grant_type": "password", "username": "bench", "password": PASSWORD}
         )
@@ -387,11 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="taskapi-bench-") as tmp:
         work = Path(tmp)
-        databases = Databases(work)
+        databases = Databases(work, prefix="taskapi_bench")
         try:
             report = run_all(args, databases, work)
         finally:
-            databases.drop()
+            databases.drop_all()
     report["seconds"] = round(time.monotonic() - started, 1)
     (OUT / "results.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     print_report(report)
@@ -401,12 +319,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_all(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
-    targets: list[Target] = [taskapi_target("taskapi-sqlite", databases.sqlite(), work)]
-    postgres_url = databases.postgres()
-    if postgres_url is None:
-        print("bench: no PostgreSQL at 127.0.0.1:5432; the PostgreSQL rows are left out", file=sys.stderr)
+    targets: list[Target] = [taskapi_target("taskapi-sqlite", databases.fresh("sqlite"))]
+    why = postgres_reachable()
+    postgres = why is None
+    if not postgres:
+        print(f"bench: no PostgreSQL ({why}); the PostgreSQL rows are left out", file=sys.stderr)
     else:
-        targets.append(taskapi_target("taskapi-postgres", postgres_url, work))
+        targets.append(taskapi_target("taskapi-postgres", databases.fresh("postgresql")))
     targets += [
         uvicorn_target("tutorial-peer", "bench.peers.tutorial:app"),
         uvicorn_target("raw-asgi", "bench.peers.raw_asgi:app"),
@@ -429,14 +348,13 @@ def run_all(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
     from pwdlib import PasswordHash
 
     password_hash = PasswordHash.recommended().hash(PASSWORD)
-    for backend, make in (("sqlite", databases.sqlite), ("postgres", databases.postgres if postgres_url else None)):
-        if make is None:
-            continue
+    backends: list[tuple[str, Backend]] = [("sqlite", "sqlite")]
+    if postgres:
+        backends.append(("postgres", "postgresql"))
+    for backend, kind in backends:
         points: dict[str, Any] = {}
         for count in (SEEDED, args.scale_tasks):
-            url = make()
-            if url is None:
-                break
+            url = databases.fresh(kind)
             points[str(count)] = _scale_point(backend, count, url, password_hash, args, work)
         if len(points) == 2:
             small, large = points[str(SEEDED)]["rps"], points[str(args.scale_tasks)]["rps"]

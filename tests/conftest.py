@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 
 from taskapi.storage.migrate import upgrade
-from tests.databases import BACKEND, Databases, postgres_reachable, reset
+from taskapi.testing.databases import Databases, backend_under_test, postgres_reachable, reset
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_report_header() -> str:
-    return f"taskapi test backend: {BACKEND}"
+    return f"taskapi test backend: {backend_under_test()}"
 
 
 @pytest.fixture(scope="session")
 def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
     """Fresh databases on demand; PostgreSQL ones are dropped when the run ends."""
-    if BACKEND == "postgresql" and (why := postgres_reachable()) is not None:
+    if backend_under_test() == "postgresql" and (why := postgres_reachable()) is not None:
         pytest.fail(f"TASKAPI_TEST_BACKEND=postgresql but the server is unreachable: {why}", pytrace=False)
     made = Databases(tmp_path_factory.mktemp("databases"))
     yield made
@@ -40,7 +40,7 @@ def migrated_template(databases: Databases) -> str:
 def database_url(migrated_template: str, tmp_path: Path) -> str:
     """A migrated database with no rows, for one test: a copy of the SQLite file, or the run's
     PostgreSQL database emptied."""
-    if BACKEND == "postgresql":
+    if backend_under_test() == "postgresql":
         reset(migrated_template)
         return migrated_template
     path = tmp_path / "taskapi.db"

@@ -21,7 +21,7 @@ from taskapi.auth import Tokens, signing_key
 from taskapi.clock import utc_now
 from taskapi.settings import Settings
 from taskapi.storage import database_at
-from tests.databases import execute
+from taskapi.testing.databases import execute
 
 JWT_SECRET = "api-tests-" + "k" * 40
 PASSWORD = "correct horse battery staple"

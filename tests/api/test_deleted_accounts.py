@@ -8,9 +8,9 @@ import pytest
 from pydantic import SecretStr
 
 from taskapi.settings import Settings
+from taskapi.testing.databases import execute
 from tests.api.conftest import JWT_SECRET, User
 from tests.api.problems import assert_problem
-from tests.databases import execute
 
 pytestmark = pytest.mark.anyio
 

@@ -7,8 +7,8 @@ import pytest
 
 from taskapi.app import SchemaNotMigrated, create_app
 from taskapi.settings import Settings
+from taskapi.testing.databases import backend_under_test, execute
 from tests.api.problems import assert_problem
-from tests.databases import BACKEND, execute
 
 pytestmark = pytest.mark.anyio
 
@@ -37,14 +37,14 @@ ALLOW_BOOM = {
 
 async def test_a_failed_write_leaves_nothing_behind(client: httpx.AsyncClient, database_url: str) -> None:
     # The database refuses the insert: the client gets a bare 500, the table stays as it was.
-    for statement in REFUSE_BOOM[BACKEND]:
+    for statement in REFUSE_BOOM[backend_under_test()]:
         await execute(database_url, statement)
     try:
         assert_problem(await client.post("/tasks", json={"title": "boom"}), 500)
         assert await execute(database_url, "SELECT count(*) FROM tasks") == [(0,)]
         assert (await client.post("/tasks", json={"title": "fine"})).status_code == 201
     finally:
-        for statement in ALLOW_BOOM[BACKEND]:
+        for statement in ALLOW_BOOM[backend_under_test()]:
             await execute(database_url, statement)
 
 

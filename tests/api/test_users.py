@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from taskapi.testing.databases import execute
 from tests.api.conftest import PASSWORD, User
 from tests.api.problems import assert_problem, violations
-from tests.databases import execute
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.contract.run import random_credentials, sign_in
-from tests.liveserver import live_server
+from taskapi.testing.contract import random_credentials, sign_in
+from taskapi.testing.liveserver import live_server
 
 pytestmark = pytest.mark.contract
 

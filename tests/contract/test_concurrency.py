@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.contract.run import random_credentials, sign_in
-from tests.databases import execute
-from tests.liveserver import LiveServer, live_server
+from taskapi.testing.contract import random_credentials, sign_in
+from taskapi.testing.databases import execute
+from taskapi.testing.liveserver import LiveServer, live_server
 
 pytestmark = pytest.mark.contract
 WORKERS = 2

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.run import random_credentials, sign_in
-from tests.databases import execute
-from tests.liveserver import LiveServer, live_server
+from taskapi.testing.contract import random_credentials, sign_in
+from taskapi.testing.databases import execute
+from taskapi.testing.liveserver import LiveServer, live_server
 
 pytestmark = pytest.mark.contract
 ROUNDS = 20

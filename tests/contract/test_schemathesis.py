@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from taskapi.testing.contract import random_credentials, schemathesis_command, sign_in
+from taskapi.testing.databases import backend_under_test
+from taskapi.testing.liveserver import live_server
 from tests.conftest import ROOT
-from tests.contract.run import random_credentials, schemathesis_command, sign_in
-from tests.databases import BACKEND
-from tests.liveserver import live_server
 
-REPORT_DIR = ROOT / "build" / "contract" / BACKEND
+REPORT_DIR = ROOT / "build" / "contract" / backend_under_test()
 
 pytestmark = pytest.mark.contract
 
@@ -28,7 +28,7 @@ def test_schemathesis_finds_no_failure_on_the_live_server(tmp_path: Path, empty_
         base_url = server.base_url
         token = sign_in(base_url, *random_credentials())
         result = subprocess.run(
-            schemathesis_command(base_url, token=token, report_dir=REPORT_DIR),
+            schemathesis_command(base_url, spec=ROOT / "openapi.yaml", token=token, report_dir=REPORT_DIR),
             capture_output=True,
             text=True,
             check=False,

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from taskapi.storage import database_at
 from taskapi.storage.migrate import alembic_config, head_revision, upgrade
 from taskapi.storage.tables import metadata
-from tests.databases import execute, on_connection
+from taskapi.testing.databases import execute, on_connection
 
 
 async def _revision(url: str) -> str | None:

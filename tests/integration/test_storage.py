@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from taskapi.storage import Database, DatabaseUrl, database_at
-from tests.databases import BACKEND, execute
+from taskapi.testing.databases import backend_under_test, execute
 
 pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -151,7 +151,7 @@ async def test_concurrent_writers_on_separate_connections_all_commit(database_ur
         await second.close()
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's file lock; PostgreSQL writers take row locks")
+@pytest.mark.skipif(backend_under_test() != "sqlite", reason="SQLite's file lock; PostgreSQL writers take row locks")
 @pytest.mark.parametrize("kind", ["statement", "transaction"])
 async def test_a_writer_waiting_for_another_process_leaves_the_event_loop_free(
     db: Database, owner: int, database_url: str, kind: str
@@ -181,7 +181,7 @@ async def test_a_writer_waiting_for_another_process_leaves_the_event_loop_free(
     assert [task.title for task in await db.tasks.page(owner, after_id=0, limit=10)] == ["waited"]
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's busy timeout")
+@pytest.mark.skipif(backend_under_test() != "sqlite", reason="SQLite's busy timeout")
 async def test_a_writer_gives_up_after_the_busy_timeout(database_url: str) -> None:
     db = database_at(database_url, sqlite_busy_timeout_ms=50)
     await db.open()
@@ -196,7 +196,7 @@ async def test_a_writer_gives_up_after_the_busy_timeout(database_url: str) -> No
         await db.close()
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's journal")
+@pytest.mark.skipif(backend_under_test() != "sqlite", reason="SQLite's journal")
 async def test_sqlite_without_wal_is_refused(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A filesystem without the shared-memory locks WAL needs (some network filesystems) keeps SQLite in
     `delete` mode; simulated with SQLite's `nolock` option. The database refuses to open."""

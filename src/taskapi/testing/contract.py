@@ -1,8 +1,9 @@
-"""The contract suite: Schemathesis, every check and phase, against a live deployment, authenticated.
+"""The contract run: Schemathesis, every check and phase, against a live deployment, authenticated.
 
-`python -m tests.contract.run --base-url URL` tests any running deployment (`make contract BASE_URL=…`);
-without `--base-url` it starts the real server on a fresh SQLite database first. The pytest contract
-test runs the same `schemathesis_command()`.
+`python -m taskapi.testing.contract --base-url URL` tests any running deployment
+(`make contract BASE_URL=…`); without `--base-url` it starts the real server on a fresh SQLite database
+first. The pytest contract test runs the same `schemathesis_command()`. The spec is the one shipped in
+the package (byte for byte openapi.yaml: `make check` fails when they differ).
 
 Credentials come from the environment:
 - TASKAPI_CONTRACT_TOKEN: a bearer token to use as is; or
@@ -18,12 +19,11 @@ import secrets
 import subprocess
 import sys
 import tempfile
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "openapi.yaml"
 PHASES = "examples,coverage,fuzzing,stateful"
 DEFAULT_SEED = 20261126
 DEFAULT_MAX_EXAMPLES = 50
@@ -32,6 +32,7 @@ DEFAULT_MAX_EXAMPLES = 50
 def schemathesis_command(
     base_url: str,
     *,
+    spec: Path,
     token: str,
     report_dir: Path,
     seed: int = DEFAULT_SEED,
@@ -39,7 +40,7 @@ def schemathesis_command(
 ) -> list[str]:
     """The Schemathesis CLI invocation: all checks, all phases, a fixed seed, a JUnit report."""
     return [
-        sys.executable, "-m", "schemathesis.cli", "run", str(SPEC),
+        sys.executable, "-m", "schemathesis.cli", "run", str(spec),
         "--url", base_url,
         "--header", f"Authorization: Bearer {token}",
         "--checks", "all",
@@ -86,24 +87,31 @@ def token_from_environment(base_url: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.contract.run", description=__doc__)
+    """`python -m taskapi.testing.contract`: see the module docstring."""
+    parser = argparse.ArgumentParser(prog="python -m taskapi.testing.contract", description=__doc__)
     parser.add_argument("--base-url", default="", help="deployment to test; empty: start a local server")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES)
-    parser.add_argument("--report-dir", type=Path, default=ROOT / "build" / "contract")
+    parser.add_argument("--report-dir", type=Path, default=Path("build") / "contract")
     args = parser.parse_args(argv)
 
     def run(base_url: str) -> int:
         token = token_from_environment(base_url)
-        command = schemathesis_command(
-            base_url, token=token, report_dir=args.report_dir, seed=args.seed, max_examples=args.max_examples
-        )
-        print("$", " ".join(command).replace(token, "***"), flush=True)
-        return subprocess.run(command, check=False).returncode
+        with as_file(files("taskapi.generated") / "openapi.yaml") as spec:
+            command = schemathesis_command(
+                base_url,
+                spec=spec,
+                token=token,
+                report_dir=args.report_dir,
+                seed=args.seed,
+                max_examples=args.max_examples,
+            )
+            print("$", " ".join(command).replace(token, "***"), flush=True)
+            return subprocess.run(command, check=False).returncode
 
     if args.base_url:
         return run(args.base_url.rstrip("/"))
-    from tests.liveserver import live_server
+    from taskapi.testing.liveserver import live_server
 
     with tempfile.TemporaryDirectory(prefix="taskapi-contract-") as tmp, live_server(Path(tmp)) as server:
         return run(server.base_url)

@@ -1,0 +1,142 @@
+"""The real server in a subprocess on a free 127.0.0.1 port: `live_server()` migrates a database and
+runs `taskapi serve` on it; `server_process()` runs any command that serves HTTP (the benchmark's
+peers). Both stop what they started, by PID: SIGTERM, then SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+STOP_TIMEOUT_SECONDS = 20
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A running server: its URL, its process and the file its output goes to."""
+
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def __str__(self) -> str:
+        return self.base_url
+
+    def log_lines(self) -> list[str]:
+        """What the server has written so far (stdout and stderr), line by line."""
+        return self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+
+
+@dataclass
+class LiveServer(ServerProcess):
+    """A running `taskapi serve` and the database it serves."""
+
+    database_url: str
+
+
+@contextmanager
+def server_process(
+    command: Sequence[str],
+    *,
+    port: int,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    ready_path: str = "/healthz",
+    pin_to_core: int | None = None,
+    cwd: Path | None = None,
+) -> Iterator[ServerProcess]:
+    """Run `command` (serving on `port`), wait until `ready_path` answers at all, yield; stop it on exit.
+    `pin_to_core` runs it on one CPU core (`taskset`), for the benchmark."""
+    argv = list(command)
+    if pin_to_core is not None and shutil.which("taskset"):
+        argv = ["taskset", "-c", str(pin_to_core), *argv]
+    base_url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=dict(env or os.environ), stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        try:
+            _wait_until_up(f"{base_url}{ready_path}", process, log)
+            yield ServerProcess(base_url=base_url, process=process, log=log)
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT_SECONDS; its exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
+
+
+def taskapi_environment(database_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test server: this one without TASKAPI_* settings, production mode with a
+    random key, the access log off (`extra` overrides any of it)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TASKAPI_")}
+    env.update(
+        {
+            "TASKAPI_DATABASE_URL": database_url,
+            "TASKAPI_LOG_LEVEL": "warning",
+            "TASKAPI_ENV": "production",
+            "TASKAPI_JWT_SECRET": secrets.token_urlsafe(48),
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+@contextmanager
+def live_server(
+    workdir: Path,
+    *,
+    database_url: str | None = None,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+    pin_to_core: int | None = None,
+) -> Iterator[LiveServer]:
+    """Migrate a database (default: a new SQLite file in `workdir`), serve it with `taskapi serve`
+    (`args` added to its command line), yield the server; stop it on exit."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    url = database_url or f"sqlite:///{workdir / 'taskapi.db'}"
+    environment = taskapi_environment(url, env)
+    cli = [sys.executable, "-m", "taskapi.cli"]
+    subprocess.run([*cli, "migrate"], env=environment, check=True, capture_output=True)
+    port = free_port()
+    command = [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *args]
+    with server_process(
+        command, port=port, log=workdir / "server.log", env=environment, pin_to_core=pin_to_core
+    ) as running:
+        yield LiveServer(base_url=running.base_url, process=running.process, log=running.log, database_url=url)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the server did not answer within 30 s:\n{log.read_text(errors='replace')}")
