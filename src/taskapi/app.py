@@ -10,6 +10,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from taskapi import docs
 from taskapi.auth import Passwords, Tokens, signing_key
+from taskapi.clock import Clock, SystemClock
 from taskapi.errors import add_exception_handlers
 from taskapi.generated import server
 from taskapi.handlers.auth import AuthHandlers
@@ -28,14 +29,17 @@ class SchemaNotMigrated(RuntimeError):
     """The database is not at the newest migration."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application: the spec's routes bound to handlers over one database."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the application: the spec's operations bound to handlers over one database. `clock` is the
+    time everything stamps and checks (tests pass one they move by hand)."""
     settings = settings or Settings()
+    clock = clock or SystemClock()
     tokens = Tokens(
         signing_key(settings),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         ttl_seconds=settings.token_ttl_seconds,
+        clock=clock,
     )
     db = database_from_settings(settings)
     passwords = Passwords()
@@ -67,11 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     operations = server.build_operations(
-        tasks=TasksHandlers(db),
-        users=UsersHandlers(db, passwords),
+        tasks=TasksHandlers(db, clock),
+        users=UsersHandlers(db, passwords, clock),
         auth=AuthHandlers(db, passwords, tokens),
         meta=MetaHandlers(),
-        security=SecurityHandlers(db, tokens, recheck_seconds=settings.account_recheck_seconds),
+        security=SecurityHandlers(db, tokens, recheck_seconds=settings.account_recheck_seconds, clock=clock),
     )
     # The router holds one route for every operation of the spec (it answers 405 on the spec's paths),
     # then the documentation; for anything else it answers 404.

@@ -16,13 +16,15 @@ import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from taskapi.clock import Clock, utc_now
+from taskapi.clock import Clock, SystemClock
 from taskapi.errors import Unauthorized
 from taskapi.settings import Settings
 
 MIN_KEY_BYTES = 32
 # How many verified tokens each process remembers (a few hundred bytes each).
 _VERIFIED_TOKENS = 10_000
+# User ids are 64-bit: a `sub` longer than this is no user's.
+_MAX_ID_DIGITS = 19
 # Argon2id with OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): strong, and small enough
 # that a worker's peak memory stays low while it hashes. Hashes made with other settings still verify.
 ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES = 19_456, 2, 1
@@ -114,17 +116,17 @@ class Tokens:
 
     ALGORITHM = "HS256"
 
-    def __init__(self, key: bytes, *, issuer: str, audience: str, ttl_seconds: int, clock: Clock = utc_now) -> None:
+    def __init__(self, key: bytes, *, issuer: str, audience: str, ttl_seconds: int, clock: Clock | None = None) -> None:
         self._key = key
         self._issuer = issuer
         self._audience = audience
         self.ttl_seconds = ttl_seconds
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._verified: dict[str, tuple[int, float]] = {}
 
     def issue(self, user_id: int) -> str:
         """A token for this user, valid for `ttl_seconds`."""
-        now = int(self._clock().timestamp())
+        now = int(self._clock.now().timestamp())
         claims = {
             "sub": str(user_id),
             "iss": self._issuer,
@@ -145,7 +147,7 @@ class Tokens:
         known = self._verified.get(token)
         if known is not None:
             user_id, expires = known
-            if time.time() < expires:
+            if self._clock.now().timestamp() < expires:
                 return user_id
             del self._verified[token]
         user_id, expires = self._verify(token)
@@ -162,13 +164,36 @@ class Tokens:
                 algorithms=[self.ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"], "strict_aud": True},
+                # PyJWT checks the times against the real clock; they are checked below against ours.
+                options={
+                    "require": ["exp", "iat", "sub", "iss", "aud"],
+                    "strict_aud": True,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("The bearer token has expired.") from None
         except jwt.InvalidTokenError:
             raise Unauthorized("The bearer token is not valid.") from None
-        subject = claims["sub"]
-        if not (isinstance(subject, str) and subject.isdigit() and subject.isascii()):
+        now = self._clock.now().timestamp()
+        expires, issued, not_before = (_numeric_date(claims.get(name)) for name in ("exp", "iat", "nbf"))
+        if expires is None or issued is None or (not_before is None and "nbf" in claims):
             raise Unauthorized("The bearer token is not valid.")
-        return int(subject), float(claims["exp"])
+        if expires <= now:
+            raise Unauthorized("The bearer token has expired.")
+        if issued > now or (not_before is not None and not_before > now):
+            raise Unauthorized("The bearer token is not valid yet.")
+        subject = claims["sub"]
+        if not (
+            isinstance(subject, str) and subject.isascii() and subject.isdigit() and len(subject) <= _MAX_ID_DIGITS
+        ):
+            raise Unauthorized("The bearer token is not valid.")
+        return int(subject), expires
+
+
+def _numeric_date(value: object) -> float | None:
+    """A JWT NumericDate (RFC 7519: a JSON number of seconds since the epoch) as a float, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    # NaN fails every comparison; infinities and dates millions of years away are refused too.
+    return float(value) if -1e15 < value < 1e15 else None

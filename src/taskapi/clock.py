@@ -1,13 +1,30 @@
-"""Time, injectable: code that stamps or checks times takes a `Clock`."""
+"""Time, injectable: code that stamps times, checks them, or measures an interval takes a `Clock`.
+Tests pass `taskapi.testing.clock.ManualClock` and move time themselves instead of sleeping."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from datetime import UTC, datetime
+from typing import Protocol
 
-Clock = Callable[[], datetime]
+
+class Clock(Protocol):
+    """Wall time for timestamps, a monotonic count for intervals."""
+
+    def now(self) -> datetime:
+        """The current time, in UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds since an arbitrary start; never goes back."""
+        ...
 
 
-def utc_now() -> datetime:
-    """The current time, in UTC."""
-    return datetime.now(UTC)
+class SystemClock:
+    """The machine's clocks."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()

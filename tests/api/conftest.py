@@ -18,9 +18,9 @@ from pydantic import SecretStr
 
 from taskapi.app import create_app
 from taskapi.auth import Tokens, signing_key
-from taskapi.clock import utc_now
 from taskapi.settings import Settings
 from taskapi.storage import database_at
+from taskapi.testing.clock import ManualClock
 from taskapi.testing.databases import execute
 
 JWT_SECRET = "api-tests-" + "k" * 40
@@ -54,18 +54,25 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def tokens(settings: Settings) -> Tokens:
+def clock() -> ManualClock:
+    """The app's time: it moves only when a test advances it (and a microsecond per reading)."""
+    return ManualClock()
+
+
+@pytest.fixture
+def tokens(settings: Settings, clock: ManualClock) -> Tokens:
     return Tokens(
         signing_key(settings),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         ttl_seconds=settings.token_ttl_seconds,
+        clock=clock,
     )
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+async def app(settings: Settings, clock: ManualClock) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, clock=clock)
     async with application.router.lifespan_context(application):
         yield application
 
@@ -83,13 +90,15 @@ async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def sign_in(app: FastAPI, settings: Settings, tokens: Tokens, password_hash: str) -> AsyncIterator[SignIn]:
+async def sign_in(
+    app: FastAPI, settings: Settings, tokens: Tokens, password_hash: str, clock: ManualClock
+) -> AsyncIterator[SignIn]:
     db = database_at(settings.database_url)
     await db.open()
     async with AsyncExitStack() as stack:
 
         async def make(username: str) -> User:
-            record = await db.users.add(username=username, password_hash=password_hash, now=utc_now())
+            record = await db.users.add(username=username, password_hash=password_hash, now=clock.now())
             assert record is not None
             token = tokens.issue(record.id)
             client = await stack.enter_async_context(_client(app, token))

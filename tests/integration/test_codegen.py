@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,7 +19,6 @@ import pytest
 from fastapi import FastAPI
 
 from taskapi.auth import Passwords, Tokens
-from taskapi.clock import utc_now
 from taskapi.errors import add_exception_handlers
 from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
@@ -98,7 +98,7 @@ def handlers(db: Database) -> dict[str, Any]:
 
 async def client_for(server: Any, db: Database) -> httpx.AsyncClient:
     """The regenerated routes over the real handlers, signed in as a user."""
-    user = await db.users.add(username="designer", password_hash="not-a-real-hash", now=utc_now())
+    user = await db.users.add(username="designer", password_hash="not-a-real-hash", now=datetime.now(UTC))
     assert user is not None
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.router.routes.append(server.build_operations(**handlers(db)))

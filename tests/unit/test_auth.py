@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import stat
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
+import jwt
 import pytest
 from pwdlib import PasswordHash
 from pydantic import SecretStr
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 from taskapi.auth import InsecureConfiguration, Passwords, Tokens, signing_key
 from taskapi.errors import Unauthorized
 from taskapi.settings import Settings
+from taskapi.testing.clock import ManualClock
 
 KEY = b"unit-tests-" + b"k" * 40
 
@@ -44,11 +46,57 @@ def test_a_token_names_its_user() -> None:
     assert tokens.subject(tokens.issue(42)) == 42
 
 
-def test_a_token_expires() -> None:
-    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
-    tokens = Tokens(KEY, issuer="taskapi", audience="taskapi", ttl_seconds=3600, clock=lambda: two_hours_ago)
+def test_a_token_expires_on_the_injected_clock() -> None:
+    clock = ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    tokens = Tokens(KEY, issuer="taskapi", audience="taskapi", ttl_seconds=3600, clock=clock)
+    token = tokens.issue(1)
+    clock.advance(3598)
+    assert tokens.subject(token) == 1
+    clock.advance(2)
     with pytest.raises(Unauthorized, match="expired"):
-        tokens.subject(tokens.issue(1))
+        tokens.subject(token)
+
+
+def _signed(**claims: object) -> str:
+    now = int(datetime(2026, 11, 30, 9, 0, tzinfo=UTC).timestamp())
+    base: dict[str, object] = {"sub": "7", "iss": "taskapi", "aud": "taskapi", "iat": now, "nbf": now, "exp": now + 60}
+    base.update(claims)
+    return jwt.encode({k: v for k, v in base.items() if v is not None}, KEY, algorithm="HS256")
+
+
+NOW = int(datetime(2026, 11, 30, 9, 0, tzinfo=UTC).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"exp": NOW}, "expired"),
+        ({"exp": NOW - 1}, "expired"),
+        ({"iat": NOW + 1}, "not valid yet"),
+        ({"nbf": NOW + 1}, "not valid yet"),
+        ({"exp": "9999999999"}, "not valid"),
+        ({"exp": True}, "not valid"),
+        ({"exp": 1e300}, "not valid"),
+        ({"exp": 10**400}, "not valid"),
+        ({"iat": None}, "not valid"),
+        ({"nbf": "0"}, "not valid"),
+        ({"sub": "9" * 20}, "not valid"),
+        ({"sub": "9" * 5000}, "not valid"),
+        ({"sub": "٣"}, "not valid"),  # an Arabic-Indic digit: isdigit() says yes, int() too
+        ({"sub": 7}, "not valid"),
+    ],
+)
+def test_time_claims_and_the_subject_are_checked(claims: dict[str, object], message: str) -> None:
+    clock = ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    tokens = Tokens(KEY, issuer="taskapi", audience="taskapi", ttl_seconds=60, clock=clock)
+    with pytest.raises(Unauthorized, match=message):
+        tokens.subject(_signed(**claims))
+
+
+def test_a_token_within_its_times_is_accepted() -> None:
+    clock = ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    tokens = Tokens(KEY, issuer="taskapi", audience="taskapi", ttl_seconds=60, clock=clock)
+    assert tokens.subject(_signed(nbf=None, exp=NOW + 0.5)) == 7
 
 
 def test_tokens_of_another_issuer_or_audience_are_refused() -> None:
@@ -101,17 +149,12 @@ def anyio_backend() -> str:
 
 
 def test_a_remembered_token_still_expires() -> None:
-    import time
-
-    expiring = Tokens(
-        KEY,
-        issuer="taskapi",
-        audience="taskapi",
-        ttl_seconds=60,
-        clock=lambda: datetime.now(UTC) - timedelta(seconds=59),
-    )
-    token = expiring.issue(7)
-    assert expiring.subject(token) == 7  # verified, and now remembered
-    time.sleep(1.2)
+    clock = ManualClock()
+    tokens = Tokens(KEY, issuer="taskapi", audience="taskapi", ttl_seconds=60, clock=clock)
+    token = tokens.issue(7)
+    assert tokens.subject(token) == 7  # verified, and now remembered
+    clock.advance(59)
+    assert tokens.subject(token) == 7
+    clock.advance(1)
     with pytest.raises(Unauthorized, match="expired"):
-        expiring.subject(token)
+        tokens.subject(token)

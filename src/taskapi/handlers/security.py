@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from taskapi.auth import Principal, Tokens
+from taskapi.clock import Clock, SystemClock
 from taskapi.errors import Unauthorized
 from taskapi.storage import Database
 
@@ -24,18 +22,18 @@ class SecurityHandlers:
     """
 
     def __init__(
-        self, db: Database, tokens: Tokens, *, recheck_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic
+        self, db: Database, tokens: Tokens, *, recheck_seconds: float = 1.0, clock: Clock | None = None
     ) -> None:
         self._db = db
         self._tokens = tokens
         self._recheck_seconds = recheck_seconds
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._confirmed: dict[int, tuple[Principal, float]] = {}
 
     async def authenticate_bearer(self, token: str) -> Principal:
         """The caller a token stands for, whose account must still exist."""
         user_id = self._tokens.subject(token)
-        now = self._clock()
+        now = self._clock.monotonic()
         confirmed = self._confirmed.get(user_id)
         if confirmed is not None and now < confirmed[1]:
             return confirmed[0]

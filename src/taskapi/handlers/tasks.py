@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import MISSING
 
 from taskapi.auth import Principal
-from taskapi.clock import Clock, utc_now
+from taskapi.clock import Clock, SystemClock
 from taskapi.errors import NotFound, Unauthorized
 from taskapi.generated import models, server
 from taskapi.storage import Database, OwnerMissing, TaskRecord
@@ -38,9 +38,9 @@ class TasksHandlers:
     """Implements `server.TasksOperations[Principal]`: every query is scoped to the caller's own tasks, and
     another user's task answers 404 exactly like a missing one."""
 
-    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self._db = db
-        self._clock = clock
+        self._clock = clock or SystemClock()
 
     async def create_task(self, principal: Principal, body: models.TaskCreate) -> server.CreateTaskResponse:
         """Store a new task; its URL goes in `Location`."""
@@ -51,7 +51,7 @@ class TasksHandlers:
                 title=body.title,
                 description=description,
                 priority=body.priority,
-                now=self._clock(),
+                now=self._clock.now(),
             )
         except OwnerMissing:
             raise Unauthorized("The bearer token's user no longer exists.") from None
@@ -86,7 +86,7 @@ class TasksHandlers:
     ) -> server.UpdateTaskResponse:
         """Change the properties the body names."""
         changes: dict[str, Any] = body.model_dump(exclude_unset=True)
-        record = await self._db.tasks.change(principal.user_id, params.task_id, changes, now=self._clock())
+        record = await self._db.tasks.change(principal.user_id, params.task_id, changes, now=self._clock.now())
         if record is None:
             raise _missing(params.task_id)
         return server.UpdateTask200Response(body=_task(record))
@@ -95,7 +95,7 @@ class TasksHandlers:
         self, principal: Principal, params: models.CompleteTaskParams
     ) -> server.CompleteTaskResponse:
         """Mark the task completed (idempotent)."""
-        record = await self._db.tasks.complete(principal.user_id, params.task_id, now=self._clock())
+        record = await self._db.tasks.complete(principal.user_id, params.task_id, now=self._clock.now())
         if record is None:
             raise _missing(params.task_id)
         return server.CompleteTask200Response(body=_task(record))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from taskapi.auth import Passwords, Principal
-from taskapi.clock import Clock, utc_now
+from taskapi.clock import Clock, SystemClock
 from taskapi.errors import Conflict, Unauthorized
 from taskapi.generated import models, server
 from taskapi.storage import Database
@@ -12,15 +12,15 @@ from taskapi.storage import Database
 class UsersHandlers:
     """Implements `server.UsersOperations[Principal]`."""
 
-    def __init__(self, db: Database, passwords: Passwords, clock: Clock = utc_now) -> None:
+    def __init__(self, db: Database, passwords: Passwords, clock: Clock | None = None) -> None:
         self._db = db
         self._passwords = passwords
-        self._clock = clock
+        self._clock = clock or SystemClock()
 
     async def create_user(self, body: models.UserCreate) -> server.CreateUserResponse:
         """Sign up: store the username with an Argon2 hash of the password, never the password."""
         password_hash = await self._passwords.hash(body.password)
-        user = await self._db.users.add(username=body.username, password_hash=password_hash, now=self._clock())
+        user = await self._db.users.add(username=body.username, password_hash=password_hash, now=self._clock.now())
         if user is None:
             raise Conflict(f"The username {body.username} is taken.")
         return server.CreateUser201Response(
