@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from taskapi import docs
+from taskapi import docs, runtime
 from taskapi.auth import Passwords, Tokens, signing_key
 from taskapi.clock import Clock, SystemClock
-from taskapi.errors import add_exception_handlers
+from taskapi.errors import add_exception_handlers, render_error
 from taskapi.generated import server
 from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
         redirect_slashes=False,
         # FastAPI's native OpenTelemetry: off. taskapi ships no OpenTelemetry SDK, so it would only look
-        # for providers on every request (6% of a request's profile, bench/README.md).
+        # for providers on every request (a measurable share of a request: bench/README.md).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     operations = server.build_operations(
@@ -77,9 +77,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         meta=MetaHandlers(),
         security=SecurityHandlers(db, tokens, recheck_seconds=settings.account_recheck_seconds, clock=clock),
     )
-    # The router holds one route for every operation of the spec (it answers 405 on the spec's paths),
-    # then the documentation; for anything else it answers 404.
-    app.router.routes.extend([operations, *docs.documentation_routes()])
+    # Innermost middleware: the spec's operations (and 405 on their paths) are dispatched here, once;
+    # the router behind it holds only the documentation, and answers 404 for anything else.
+    app.add_middleware(runtime.Dispatch, operations=operations, on_error=render_error)
+    app.router.routes.extend(docs.documentation_routes())
     add_exception_handlers(app)
     if settings.cors_origins:
         # Bearer tokens, not cookies: browsers never send credentials, so `*` is safe when configured.

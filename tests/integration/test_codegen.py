@@ -18,8 +18,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from taskapi import runtime
 from taskapi.auth import Passwords, Tokens
-from taskapi.errors import add_exception_handlers
+from taskapi.errors import add_exception_handlers, render_error
 from taskapi.handlers.auth import AuthHandlers
 from taskapi.handlers.meta import MetaHandlers
 from taskapi.handlers.security import SecurityHandlers
@@ -101,7 +102,7 @@ async def client_for(server: Any, db: Database) -> httpx.AsyncClient:
     user = await db.users.add(username="designer", password_hash="not-a-real-hash", now=datetime.now(UTC))
     assert user is not None
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.router.routes.append(server.build_operations(**handlers(db)))
+    app.add_middleware(runtime.Dispatch, operations=server.build_operations(**handlers(db)), on_error=render_error)
     add_exception_handlers(app)
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),

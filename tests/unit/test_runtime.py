@@ -11,7 +11,7 @@ import pytest
 from pydantic import MISSING
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
 
 from taskapi import runtime
 from taskapi.generated import models, server
@@ -94,6 +94,10 @@ async def _ok(request: Request) -> Response:
     return Response(f"{request.scope[runtime.OPERATION_ID]} {dict(request.path_params)}")
 
 
+async def _fails(request: Request) -> Response:
+    raise runtime.MalformedBody("broken")
+
+
 OPS = [
     runtime.OperationInfo("listThings", "GET", "/things", "things", "list_things"),
     runtime.OperationInfo("addThing", "POST", "/things", "things", "add_thing"),
@@ -102,33 +106,82 @@ OPS = [
 ]
 
 
-def _scope(method: str, path: str, root_path: str = "") -> dict[str, Any]:
-    return {"type": "http", "method": method, "path": path, "root_path": root_path}
+class Served:
+    """What one request produced: the messages sent, and whether the app behind dispatch saw it."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.fell_through: list[str] = []
+        self.errors: list[Exception] = []
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.fell_through.append(scope["path"])
+
+    async def on_error(self, request: Request, exc: Exception) -> Response:
+        self.errors.append(exc)
+        headers = exc.headers if isinstance(exc, runtime.HttpError) else None
+        return Response(type(exc).__name__, status_code=getattr(exc, "status", 500), headers=headers)
+
+    async def send(self, message: Any) -> None:
+        self.messages.append(message)
+
+    @property
+    def status(self) -> int:
+        return int(self.messages[0]["status"])
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(message.get("body", b"") for message in self.messages[1:])
 
 
-def test_operations_match_by_path_and_method() -> None:
-    operations = runtime.Operations((info, _ok) for info in OPS)
-    match, child = operations.matches(_scope("GET", "/things/7"))
-    assert match is Match.FULL
-    assert child["path_params"] == {"thing_id": "7"}
-    assert (child[runtime.OPERATION_ID], child[runtime.ROUTE_TEMPLATE]) == ("getThing", "/things/{thing_id}")
-    # A literal path wins over a template that also matches it.
-    assert operations.matches(_scope("GET", "/things/mine"))[1][runtime.OPERATION_ID] == "getMine"
-    assert operations.matches(_scope("HEAD", "/things"))[1][runtime.OPERATION_ID] == "listThings"
-    for path in ("/", "/things/", "/things/7/extra", "/thing", ""):
-        assert operations.matches(_scope("GET", path))[0] is Match.NONE
-    assert operations.matches({"type": "websocket", "path": "/things"})[0] is Match.NONE
+def serve(
+    method: str, path: str, root_path: str = "", *, endpoint: runtime.Endpoint = _ok
+) -> tuple[Served, dict[str, Any]]:
+    served = Served()
+    dispatch = runtime.Dispatch(
+        served.app, operations=[runtime.BoundOperation(info, endpoint) for info in OPS], on_error=served.on_error
+    )
+    scope: dict[str, Any] = {"type": "http", "method": method, "path": path, "root_path": root_path, "headers": []}
+    asyncio.run(dispatch(scope, _no_receive, served.send))
+    return served, scope
 
 
-def test_another_method_on_a_path_of_the_spec_is_a_partial_match_answered_405() -> None:
-    operations = runtime.Operations((info, _ok) for info in OPS)
-    match, child = operations.matches(_scope("DELETE", "/things"))
-    assert match is Match.PARTIAL
-    scope = {**_scope("DELETE", "/things"), **child}
-    with pytest.raises(runtime.MethodNotAllowed) as exc:
-        asyncio.run(operations.handle(scope, _no_receive, _no_send))
-    assert exc.value.headers == {"Allow": "GET, HEAD, POST"}
-    assert exc.value.status == 405
+def test_an_operation_is_matched_by_path_and_method_and_runs_its_endpoint() -> None:
+    served, scope = serve("GET", "/things/7")
+    assert (served.status, served.body) == (200, b"getThing {'thing_id': '7'}")
+    assert (scope[runtime.OPERATION_ID], scope[runtime.ROUTE_TEMPLATE]) == ("getThing", "/things/{thing_id}")
+    assert served.fell_through == []
+
+
+def test_a_literal_path_wins_over_a_template_that_also_matches() -> None:
+    assert serve("GET", "/things/mine")[0].body == b"getMine {}"
+
+
+def test_head_is_served_by_get() -> None:
+    assert serve("HEAD", "/things")[0].body == b"listThings {}"
+
+
+@pytest.mark.parametrize("path", ["/", "/things/", "/things/7/extra", "/thing", "/docs"])
+def test_other_paths_go_on_to_the_app(path: str) -> None:
+    served, scope = serve("GET", path)
+    assert served.fell_through == [path]
+    assert served.messages == []
+    assert runtime.OPERATION_ID not in scope
+
+
+def test_another_method_on_a_path_of_the_spec_is_405_with_allow() -> None:
+    served, scope = serve("DELETE", "/things")
+    assert served.status == 405
+    assert [type(exc) for exc in served.errors] == [runtime.MethodNotAllowed]
+    assert dict(served.messages[0]["headers"])[b"allow"] == b"GET, HEAD, POST"
+    assert scope[runtime.ROUTE_TEMPLATE] == "/things"
+    assert runtime.OPERATION_ID not in scope
+
+
+def test_what_an_endpoint_raises_goes_to_the_error_renderer() -> None:
+    served, scope = serve("GET", "/things/7", endpoint=_fails)
+    assert (served.status, served.body) == (400, b"MalformedBody")
+    assert scope[runtime.OPERATION_ID] == "getThing"
 
 
 @pytest.mark.parametrize(
@@ -136,44 +189,44 @@ def test_another_method_on_a_path_of_the_spec_is_a_partial_match_answered_405() 
     [
         ("/api/things/7", "/api", "/things/7"),
         ("/api", "/api", ""),
-        ("/apis/things", "/api", "/apis/things"),  # not below the prefix
+        ("/apis/things/7", "/api", "/apis/things/7"),  # not below the prefix
         ("/things/7", "", "/things/7"),
     ],
 )
 def test_paths_are_matched_below_the_root_path(path: str, root_path: str, expected: str) -> None:
-    assert runtime.route_path(_scope("GET", path, root_path)) == expected
-    operations = runtime.Operations((info, _ok) for info in OPS)
-    match, _ = operations.matches(_scope("GET", path, root_path))
-    assert (match is Match.FULL) == (expected == "/things/7")
+    scope = {"type": "http", "path": path, "root_path": root_path}
+    assert runtime.route_path(scope) == expected
+    served, _ = serve("GET", path, root_path)
+    assert (served.fell_through == []) == (expected == "/things/7")
 
 
-def test_an_operation_runs_its_endpoint() -> None:
-    operations = runtime.Operations((info, _ok) for info in OPS)
-    scope = _scope("GET", "/things/7")
-    scope.update(operations.matches(scope)[1])
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: Any) -> None:
-        sent.append(message)
-
-    asyncio.run(operations.handle(scope, _no_receive, send))
-    assert sent[0]["status"] == 200
-    assert sent[1]["body"] == b"getThing {'thing_id': '7'}"
+def test_other_kinds_of_scope_go_on_to_the_app() -> None:
+    served = Served()
+    dispatch = runtime.Dispatch(served.app, operations=[runtime.BoundOperation(OPS[0], _ok)], on_error=served.on_error)
+    asyncio.run(dispatch({"type": "lifespan", "path": "/things"}, _no_receive, served.send))
+    assert served.fell_through == ["/things"]
 
 
 def test_url_paths_by_operation_id() -> None:
-    operations = runtime.Operations((info, _ok) for info in OPS)
-    assert operations.url_path_for("getThing", thing_id=7) == "/things/7"
-    assert operations.url_path_for("listThings") == "/things"
-    with pytest.raises(NoMatchFound):
-        operations.url_path_for("getThing")
-    with pytest.raises(NoMatchFound):
-        operations.url_path_for("nothing")
+    dispatch = runtime.Dispatch(
+        Served().app, operations=[runtime.BoundOperation(i, _ok) for i in OPS], on_error=_render
+    )
+    assert dispatch.url_path_for("getThing", thing_id=7) == "/things/7"
+    assert dispatch.url_path_for("listThings") == "/things"
+    assert [op.operation_id for op in dispatch.operations] == ["listThings", "addThing", "getThing", "getMine"]
+    with pytest.raises(LookupError, match="takes the path parameters"):
+        dispatch.url_path_for("getThing")
+    with pytest.raises(LookupError, match="no operation"):
+        dispatch.url_path_for("nothing")
 
 
 def test_an_operation_bound_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="GET /things is bound twice"):
-        runtime.Operations([(OPS[0], _ok), (OPS[0], _ok)])
+        runtime.Dispatch(Served().app, operations=[runtime.BoundOperation(OPS[0], _ok)] * 2, on_error=_render)
+
+
+async def _render(request: Request, exc: Exception) -> Response:
+    raise AssertionError("not called")
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@
 
 Implement each `...Operations` protocol (one per tag) in a `...Handlers` class and pass the objects to
 `build_operations()`: mypy proves every operation has a handler with the right types, and
-`build_operations()` refuses to start without one. Its result is one route for the app's router.
+`build_operations()` refuses to start without one. Its result is what `runtime.Dispatch` serves.
 """
 
 from __future__ import annotations
@@ -314,8 +314,8 @@ def build_operations(
     auth: AuthOperations,
     meta: MetaOperations,
     security: Security[PrincipalT],
-) -> runtime.Operations:
-    """Every operation bound to its handler, as one route for the app's router."""
+) -> list[runtime.BoundOperation]:
+    """Every operation bound to its handler, for `runtime.Dispatch`."""
     runtime.require_handlers(
         {
             "tasks": tasks,
@@ -430,17 +430,15 @@ def build_operations(
         result = await meta.get_health()
         return result.render(request.scope.get("root_path", ""))
 
-    return runtime.Operations(
-        (
-            (OPERATIONS[0], list_tasks),
-            (OPERATIONS[1], create_task),
-            (OPERATIONS[2], get_task),
-            (OPERATIONS[3], delete_task),
-            (OPERATIONS[4], update_task),
-            (OPERATIONS[5], complete_task),
-            (OPERATIONS[6], create_user),
-            (OPERATIONS[7], get_current_user),
-            (OPERATIONS[8], create_token),
-            (OPERATIONS[9], get_health),
-        )
-    )
+    return [
+        runtime.BoundOperation(OPERATIONS[0], list_tasks),
+        runtime.BoundOperation(OPERATIONS[1], create_task),
+        runtime.BoundOperation(OPERATIONS[2], get_task),
+        runtime.BoundOperation(OPERATIONS[3], delete_task),
+        runtime.BoundOperation(OPERATIONS[4], update_task),
+        runtime.BoundOperation(OPERATIONS[5], complete_task),
+        runtime.BoundOperation(OPERATIONS[6], create_user),
+        runtime.BoundOperation(OPERATIONS[7], get_current_user),
+        runtime.BoundOperation(OPERATIONS[8], create_token),
+        runtime.BoundOperation(OPERATIONS[9], get_health),
+    ]

@@ -1,7 +1,7 @@
 """The runtime the generated code runs on: hand-written, independent of any one spec, and the only
 taskapi code that `taskapi.generated` imports (besides Starlette and Pydantic).
 
-- `routing`: `Operations`, every operation of the spec in one route of the app's router (404, 405 + Allow);
+- `routing`: `Dispatch`, the middleware that matches requests to the spec's operations (405 + Allow);
 - `requests`: bodies (JSON, forms), text parameters, the bearer token, validation by the generated models;
 - `responses`: rendering the generated response types;
 - `errors`: `HttpError` and the refusals above, which the application renders as problem+json.
@@ -27,9 +27,11 @@ from taskapi.runtime.routing import (
     OPERATION_ID,
     PRINCIPAL,
     ROUTE_TEMPLATE,
+    BoundOperation,
+    Dispatch,
     Endpoint,
+    ErrorRenderer,
     OperationInfo,
-    Operations,
     require_authenticator,
     require_handlers,
     route_path,
@@ -39,14 +41,16 @@ __all__ = [
     "OPERATION_ID",
     "PRINCIPAL",
     "ROUTE_TEMPLATE",
+    "BoundOperation",
+    "Dispatch",
     "Endpoint",
+    "ErrorRenderer",
     "HttpError",
     "InvalidRequest",
     "MalformedBody",
     "MethodNotAllowed",
     "MissingCredentials",
     "OperationInfo",
-    "Operations",
     "UnsupportedMediaType",
     "bearer_token",
     "empty_response",

@@ -1,9 +1,10 @@
-"""Dispatch: every operation of the spec in one route of the application's router.
+"""Dispatch: the one place where a request is matched to an operation of the spec.
 
-`Operations` matches a request by its method and its path below the app's `root_path`, records the
-operation in the ASGI scope (for the access log), and awaits its endpoint. A path of the spec with
-another method is a partial match that answers 405 with `Allow`; a path outside the spec does not
-match, and the router answers 404. Exceptions propagate to the application's exception handlers.
+`Dispatch` is pure ASGI middleware in front of the application's router. It matches a request by its
+method and its path below the app's `root_path`, records the operation in the ASGI scope (for the
+access log), awaits the operation's endpoint, and renders whatever the endpoint raises through the
+application's error renderer. A path of the spec with another method is answered 405 with `Allow`.
+Anything else (the documentation pages, unknown paths) goes on to the router, which holds no operation.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, NoMatchFound
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskapi.runtime.errors import MethodNotAllowed
 
@@ -25,10 +24,9 @@ from taskapi.runtime.errors import MethodNotAllowed
 OPERATION_ID = "taskapi.operation_id"
 ROUTE_TEMPLATE = "taskapi.route"
 PRINCIPAL = "taskapi.principal"
-_MATCHED = "taskapi.endpoint"
-_ALLOW = "taskapi.allow"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+ErrorRenderer = Callable[[Request, Exception], Awaitable[Response]]
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
@@ -43,12 +41,19 @@ class OperationInfo:
     handler: str
 
 
+class BoundOperation(NamedTuple):
+    """An operation and the endpoint that serves it (parameters, body, handler, response)."""
+
+    info: OperationInfo
+    endpoint: Endpoint
+
+
 @dataclass(frozen=True, slots=True)
 class _Path:
-    """One path of the spec: its template, its endpoints by method (HEAD with GET's) and the `Allow` value."""
+    """One path of the spec: its template, its operations by method (HEAD with GET's) and `Allow`."""
 
     template: str
-    methods: dict[str, tuple[OperationInfo, Endpoint]]
+    methods: dict[str, BoundOperation]
     allow: str
 
 
@@ -63,20 +68,23 @@ def route_path(scope: Scope) -> str:
     return path
 
 
-class Operations(BaseRoute):
-    """The spec's operations as one route: see the module docstring."""
+class Dispatch:
+    """The spec's operations in front of the app's router: see the module docstring."""
 
-    def __init__(self, endpoints: Iterable[tuple[OperationInfo, Endpoint]]) -> None:
-        grouped: dict[str, dict[str, tuple[OperationInfo, Endpoint]]] = {}
-        for info, endpoint in endpoints:
-            methods = grouped.setdefault(info.path, {})
-            if info.method in methods:
-                raise ValueError(f"{info.method} {info.path} is bound twice")
-            methods[info.method] = (info, endpoint)
+    def __init__(self, app: ASGIApp, *, operations: Iterable[BoundOperation], on_error: ErrorRenderer) -> None:
+        self.app = app
+        self._on_error = on_error
+        grouped: dict[str, dict[str, BoundOperation]] = {}
+        for bound in operations:
+            methods = grouped.setdefault(bound.info.path, {})
+            if bound.info.method in methods:
+                raise ValueError(f"{bound.info.method} {bound.info.path} is bound twice")
+            methods[bound.info.method] = bound
         self._static: dict[str, _Path] = {}
         self._templated: list[tuple[re.Pattern[str], _Path]] = []
         self._by_id: dict[str, OperationInfo] = {}
         for template, methods in grouped.items():
+            self._by_id.update((bound.info.operation_id, bound.info) for bound in methods.values())
             if "GET" in methods and "HEAD" not in methods:
                 methods["HEAD"] = methods["GET"]
             path = _Path(template, methods, ", ".join(sorted(methods)))
@@ -84,52 +92,50 @@ class Operations(BaseRoute):
                 self._templated.append((_pattern(template), path))
             else:
                 self._static[template] = path
-            self._by_id.update((info.operation_id, info) for info, _ in methods.values())
 
     @property
     def operations(self) -> list[OperationInfo]:
         """Every operation, once each."""
         return list(self._by_id.values())
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http":
-            return Match.NONE, {}
-        path_text = route_path(scope)
+    def match(self, path_text: str) -> tuple[_Path, dict[str, str]] | None:
+        """The spec's path a request path is, with its parameters; None when it is none of them."""
         path = self._static.get(path_text)
-        path_params: dict[str, str] = {}
-        if path is None:
-            for pattern, candidate in self._templated:
-                found = pattern.fullmatch(path_text)
-                if found is not None:
-                    path, path_params = candidate, found.groupdict()
-                    break
-            else:
-                return Match.NONE, {}
-        operation = path.methods.get(scope["method"])
-        if operation is None:
-            return Match.PARTIAL, {"path_params": path_params, ROUTE_TEMPLATE: path.template, _ALLOW: path.allow}
-        info = operation[0]
-        child: Scope = {
-            "path_params": path_params,
-            ROUTE_TEMPLATE: info.path,
-            OPERATION_ID: info.operation_id,
-            _MATCHED: operation[1],
-        }
-        return Match.FULL, child
+        if path is not None:
+            return path, {}
+        for pattern, candidate in self._templated:
+            found = pattern.fullmatch(path_text)
+            if found is not None:
+                return candidate, found.groupdict()
+        return None
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint: Endpoint | None = scope.pop(_MATCHED, None)
-        if endpoint is None:
-            raise MethodNotAllowed(scope["method"], scope["path"], scope[_ALLOW])
-        response = await endpoint(Request(scope, receive, send))
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        matched = self.match(route_path(scope)) if scope["type"] == "http" else None
+        if matched is None:
+            await self.app(scope, receive, send)
+            return
+        path, path_params = matched
+        scope["path_params"] = path_params
+        scope[ROUTE_TEMPLATE] = path.template
+        request = Request(scope, receive, send)
+        bound = path.methods.get(scope["method"])
+        try:
+            if bound is None:
+                raise MethodNotAllowed(scope["method"], scope["path"], path.allow)
+            scope[OPERATION_ID] = bound.info.operation_id
+            response = await bound.endpoint(request)
+        except Exception as exc:
+            response = await self._on_error(request, exc)
         await response(scope, receive, send)
 
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        """The path of the operation with this operationId, its parameters filled in."""
-        info = self._by_id.get(name)
-        if info is None or set(path_params) != set(_PARAMETER.findall(info.path)):
-            raise NoMatchFound(name, path_params)
-        return URLPath(_PARAMETER.sub(lambda m: str(path_params[m.group(1)]), info.path), protocol="http")
+    def url_path_for(self, operation_id: str, /, **path_params: Any) -> str:
+        """The path of an operation (below the root path), its parameters filled in."""
+        info = self._by_id.get(operation_id)
+        if info is None:
+            raise LookupError(f"no operation {operation_id}")
+        if set(path_params) != set(_PARAMETER.findall(info.path)):
+            raise LookupError(f"{operation_id} takes the path parameters {_PARAMETER.findall(info.path)}")
+        return _PARAMETER.sub(lambda m: str(path_params[m.group(1)]), info.path)
 
 
 def _pattern(template: str) -> re.Pattern[str]:
