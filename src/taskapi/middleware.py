@@ -21,7 +21,8 @@ _REQUEST_ID_HEADER = REQUEST_ID.lower().encode()
 class RequestContext:
     """For every HTTP request: take a well-formed `X-Request-ID` or make one, echo it on the response,
     turn any exception that escapes the app into the 500 problem document, and write exactly one JSON
-    access-log line (method, route template, operationId, status, duration, request id, user id)."""
+    access-log line (method, route template, operationId, status, duration, request id, user id, and the
+    client's address: the peer's, or what a trusted proxy says under `--forwarded-allow-ips`)."""
 
     def __init__(self, app: ASGIApp, *, request_id_pattern: str, access_log: AccessLog) -> None:
         self.app = app
@@ -64,6 +65,7 @@ class RequestContext:
                 duration_ms=round((time.perf_counter() - started_at) * 1000, 3),
                 request_id=request_id,
                 user_id=principal.user_id if isinstance(principal, Principal) else None,
+                client=client[0] if (client := scope.get("client")) else None,
             )
 
     def _request_id(self, scope: Scope) -> str:

@@ -1,8 +1,10 @@
-"""On the live server: every request gets exactly one JSON access-log line, and every response an
-X-Request-ID that matches the line."""
+"""The log of the live server: one JSON access-log line per request with the X-Request-ID of its response,
+the client's address (X-Forwarded-For believed only from `--forwarded-allow-ips`), error lines with
+their traceback, and no access log at TASKAPI_LOG_LEVEL=warning."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -11,7 +13,8 @@ import httpx
 import pytest
 
 from taskapi.testing.contract import random_credentials, sign_in
-from taskapi.testing.liveserver import live_server
+from taskapi.testing.databases import execute
+from taskapi.testing.liveserver import LiveServer, live_server
 
 pytestmark = pytest.mark.contract
 
@@ -31,6 +34,7 @@ def test_one_json_line_per_request(tmp_path: Path, empty_database_url: str) -> N
                 http.get("/no/such/path"),
                 http.post("/tasks", content=b"{", headers={**auth, "content-type": "application/json"}),
                 http.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}),
+                http.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"}),
             ]
             time.sleep(0.5)
         lines = server.log_lines()[before:]
@@ -53,3 +57,42 @@ def test_one_json_line_per_request(tmp_path: Path, empty_database_url: str) -> N
     assert records[3]["status"] == 401
     assert records[5]["route"] is None
     assert records[7]["request_id"] != "bad id with spaces"
+    # No proxy is trusted by default: the address is the peer's, whatever the request claims.
+    assert {record["client"] for record in records} == {"127.0.0.1"}
+
+
+def _access_lines(server: LiveServer) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in server.log_lines() if line.startswith("{")]
+    return [line for line in lines if line["logger"] == "taskapi.access"]
+
+
+def test_a_trusted_proxy_names_the_client(tmp_path: Path) -> None:
+    with live_server(
+        tmp_path / "server", env={"TASKAPI_LOG_LEVEL": "info"}, args=["--forwarded-allow-ips", "127.0.0.1"]
+    ) as server:
+        httpx.get(f"{server.base_url}/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
+        httpx.get(f"{server.base_url}/healthz")
+        time.sleep(0.2)
+        clients = [line["client"] for line in _access_lines(server)]
+    assert clients[-2:] == ["203.0.113.9", "127.0.0.1"]
+
+
+def test_an_error_line_carries_the_traceback_and_the_client_gets_none(tmp_path: Path, empty_database_url: str) -> None:
+    with live_server(tmp_path / "server", database_url=empty_database_url) as server:
+        token = sign_in(server.base_url, *random_credentials())
+        asyncio.run(execute(server.database_url, "ALTER TABLE tasks RENAME TO gone"))
+        try:
+            failed = httpx.get(f"{server.base_url}/tasks", headers={"Authorization": f"Bearer {token}"})
+        finally:
+            asyncio.run(execute(server.database_url, "ALTER TABLE gone RENAME TO tasks"))
+        time.sleep(0.2)
+        lines = [json.loads(line) for line in server.log_lines() if line.startswith("{")]
+        # TASKAPI_LOG_LEVEL=warning (the test servers' level): errors are logged, requests are not.
+        assert _access_lines(server) == []
+    assert failed.status_code == 500
+    assert "Traceback" not in failed.text
+    [error] = [line for line in lines if line["level"] == "error"]
+    assert error["logger"] == "taskapi.errors"
+    assert error["message"] == "unhandled error on GET /tasks"
+    assert error["exception"].startswith("Traceback (most recent call last):")
+    assert "tasks" in error["exception"].splitlines()[-1]  # the database's own words: no such table / relation

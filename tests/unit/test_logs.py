@@ -19,6 +19,7 @@ FIELDS: dict[str, Any] = {
     "duration_ms": 0.25,
     "request_id": "abc",
     "user_id": None,
+    "client": "192.0.2.1",
 }
 
 
