@@ -58,6 +58,9 @@ ATTACKS: dict[str, Any] = {
     "future nbf": lambda user: hs256(claims(user, nbf=int(time.time()) + 3600)),
     "non-numeric sub": lambda user: hs256(claims(user, sub="alice")),
     "unknown user": lambda user: hs256(claims(user, sub="999999")),
+    "sub of 5,000 digits": lambda user: hs256(claims(user, sub="9" * 5000)),
+    "exp not a number": lambda user: hs256(claims(user, exp="soon")),
+    "exp infinite": lambda user: hs256(claims(user, exp=float("inf"))),
 }
 
 
@@ -69,7 +72,7 @@ async def test_attack_gets_401(anonymous: httpx.AsyncClient, alice: User, attack
             method, path, headers={"Authorization": f"Bearer {token}"}, json={"title": "x"}
         )
         problem = assert_problem(response, 401)
-        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
         assert JWT_SECRET not in response.text
         assert "argon2" not in response.text
         assert problem["detail"].startswith("The bearer token")
@@ -80,7 +83,8 @@ async def test_attack_gets_401(anonymous: httpx.AsyncClient, alice: User, attack
 async def test_a_malformed_authorization_header_is_401(anonymous: httpx.AsyncClient, header: str) -> None:
     response = await anonymous.get("/tasks", headers={"Authorization": header})
     assert_problem(response, 401)
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    # RFC 6750 §3.1: a request the server cannot read as bearer credentials is invalid_request.
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_request"'
 
 
 async def test_no_token_is_401_with_a_bare_challenge(anonymous: httpx.AsyncClient) -> None:

@@ -179,3 +179,25 @@ async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None
 async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
     for path in ("/nope", "/tasks/", "/tasks/1/complete/extra"):
         assert_problem(await client.get(path), 404)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("title", "nul \u0000 inside"), ("description", "\u0000"), ("description", "ends with nul\u0000")],
+)
+async def test_nul_characters_are_refused_in_creates_and_patches(
+    client: httpx.AsyncClient, field: str, value: str
+) -> None:
+    task = (await client.post("/tasks", json={"title": "original"})).json()
+    assert ("body", f"/{field}") in violations(await client.post("/tasks", json={"title": "t", field: value}))
+    assert ("body", f"/{field}") in violations(await client.patch(f"/tasks/{task['id']}", json={field: value}))
+    assert (await client.get(f"/tasks/{task['id']}")).json() == task
+    assert await count_tasks(client) == 1
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+async def test_nul_characters_are_refused_in_form_fields(anonymous: httpx.AsyncClient, field: str) -> None:
+    form = {"grant_type": "password", "username": "alice", "password": "correct horse battery staple"}
+    form[field] = form[field][:3] + "\u0000" + form[field][3:]
+    response = await anonymous.post("/auth/token", data=form)
+    assert ("body", f"/{field}") in violations(response)

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from taskapi.storage import Database, DatabaseUrl, database_at
+from taskapi.storage.postgres import PoolTimeout, PostgresDatabase
 from taskapi.testing.databases import backend_under_test, execute
 
 pytestmark = pytest.mark.anyio
+sqlite_only = pytest.mark.skipif(backend_under_test() != "sqlite", reason="SQLite's locks and journal")
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
 
@@ -151,7 +153,7 @@ async def test_concurrent_writers_on_separate_connections_all_commit(database_ur
         await second.close()
 
 
-@pytest.mark.skipif(backend_under_test() != "sqlite", reason="SQLite's file lock; PostgreSQL writers take row locks")
+@sqlite_only
 @pytest.mark.parametrize("kind", ["statement", "transaction"])
 async def test_a_writer_waiting_for_another_process_leaves_the_event_loop_free(
     db: Database, owner: int, database_url: str, kind: str
@@ -181,7 +183,7 @@ async def test_a_writer_waiting_for_another_process_leaves_the_event_loop_free(
     assert [task.title for task in await db.tasks.page(owner, after_id=0, limit=10)] == ["waited"]
 
 
-@pytest.mark.skipif(backend_under_test() != "sqlite", reason="SQLite's busy timeout")
+@sqlite_only
 async def test_a_writer_gives_up_after_the_busy_timeout(database_url: str) -> None:
     db = database_at(database_url, sqlite_busy_timeout_ms=50)
     await db.open()
@@ -196,7 +198,7 @@ async def test_a_writer_gives_up_after_the_busy_timeout(database_url: str) -> No
         await db.close()
 
 
-@pytest.mark.skipif(backend_under_test() != "sqlite", reason="SQLite's journal")
+@sqlite_only
 async def test_sqlite_without_wal_is_refused(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A filesystem without the shared-memory locks WAL needs (some network filesystems) keeps SQLite in
     `delete` mode; simulated with SQLite's `nolock` option. The database refuses to open."""
@@ -235,3 +237,43 @@ def test_old_and_new_urls_name_the_same_database(url: str, backend: str, sqlalch
     assert (parsed.backend, parsed.sqlalchemy) == (backend, sqlalchemy)
     if backend == "postgresql":
         assert parsed.postgres_dsn.startswith("postgresql://")
+
+
+postgres_only = pytest.mark.skipif(backend_under_test() != "postgresql", reason="PostgreSQL's connection pool")
+
+
+@postgres_only
+async def test_connections_are_handed_out_first_come_first_served(database_url: str) -> None:
+    db = database_at(database_url, pool_size=1)
+    assert isinstance(db, PostgresDatabase)
+    await db.open()
+    served: list[str] = []
+
+    async def wait(name: str) -> None:
+        async with db.connection():
+            served.append(name)
+
+    try:
+        async with db.connection():  # the only connection, taken
+            waiting = [asyncio.create_task(wait(name)) for name in ("first", "second", "third")]
+            await asyncio.sleep(0)  # each reaches the queue, in order
+        # Released: a newcomer arriving now must not barge ahead of those already waiting.
+        late = asyncio.create_task(wait("newcomer"))
+        await asyncio.wait_for(asyncio.gather(*waiting, late), timeout=10)
+    finally:
+        await db.close()
+    assert served == ["first", "second", "third", "newcomer"]
+
+
+@postgres_only
+async def test_a_request_waits_for_a_connection_at_most_the_pool_timeout(database_url: str, owner: int) -> None:
+    db = database_at(database_url, pool_size=1, pool_timeout=0.2)
+    assert isinstance(db, PostgresDatabase)
+    await db.open()
+    try:
+        async with db.connection():
+            with pytest.raises(PoolTimeout, match=r"no connection was free within 0\.2 s"):
+                await asyncio.wait_for(db.tasks.get(owner, 1), timeout=10)
+        assert await db.tasks.get(owner, 1) is None  # and the pool is fine afterwards
+    finally:
+        await db.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -158,3 +160,41 @@ def test_a_remembered_token_still_expires() -> None:
     clock.advance(1)
     with pytest.raises(Unauthorized, match="expired"):
         tokens.subject(token)
+
+
+class BlockingHasher:
+    """Hashes only when told to, counting how many hashes run at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.peak = 0
+        self.threads: set[str] = set()
+        self._lock = threading.Lock()
+        self.release = threading.Event()
+
+    def hash(self, password: str) -> str:
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            self.threads.add(threading.current_thread().name)
+        self.release.wait(10)
+        with self._lock:
+            self.running -= 1
+        return f"hash:{password}"
+
+
+@pytest.mark.anyio
+async def test_at_most_two_hashes_run_at_once_off_the_event_loop() -> None:
+    hasher = BlockingHasher()
+    passwords = Passwords(cast(PasswordHash, hasher))
+    hashing = [asyncio.create_task(passwords.hash(f"password {n}")) for n in range(6)]
+    for _ in range(500):
+        if hasher.running == 2:
+            break
+        await asyncio.sleep(0.01)  # the loop is free while the hashes block their threads
+    await asyncio.sleep(0.05)  # room for a third to start, if the bound did not hold
+    assert (hasher.running, sum(task.done() for task in hashing)) == (2, 0)
+    hasher.release.set()
+    assert await asyncio.gather(*hashing) == [f"hash:password {n}" for n in range(6)]
+    assert hasher.peak == 2
+    assert threading.main_thread().name not in hasher.threads
