@@ -14,6 +14,8 @@ SEED ?= 20261126
 MAX_EXAMPLES ?= 50
 PYTEST := $(PY) -m pytest
 JUNIT := build/junit
+# make test measures branch coverage of src/ and codegen/ over both legs; the floor is in pyproject.toml.
+COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
 .PHONY: help install lock generate check lint typecheck bench test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
 
@@ -48,19 +50,21 @@ lint: $(STAMP) ## ruff (lint + format check)
 typecheck: $(STAMP) ## mypy --strict on src/, codegen/, tests/ and bench/
 	$(VENV)/bin/mypy
 
-test: $(STAMP) ## every suite on SQLite, then integration/api/contract on PostgreSQL when a server answers
-	$(PYTEST) tests --junitxml=$(JUNIT)/sqlite.xml
+test: $(STAMP) ## every suite on SQLite, then on PostgreSQL when a server answers; branch coverage
+	$(PYTEST) tests $(COVERAGE_ARGS) --junitxml=$(JUNIT)/sqlite.xml
 	@if why=$$($(PY) -m taskapi.testing.databases); then \
-		$(MAKE) --no-print-directory test-postgres; \
+		$(MAKE) --no-print-directory test-postgres PYTEST_ARGS="$(COVERAGE_ARGS) --cov-append"; \
 	elif [ -n "$${TASKAPI_REQUIRE_POSTGRES:-}" ]; then \
 		echo "TASKAPI_REQUIRE_POSTGRES is set but the PostgreSQL leg cannot run: $$why" >&2; exit 1; \
 	else \
 		echo; echo "*** The PostgreSQL leg was NOT run: $$why"; \
 		echo "*** Start PostgreSQL (or set TASKAPI_TEST_POSTGRES_URL) and run: make test-postgres"; \
 	fi
+	$(PY) -m coverage report
+	$(PY) -m coverage xml -q -o build/coverage.xml
 
 test-postgres: $(STAMP) ## integration, api and contract suites on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
-	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/integration tests/api tests/contract \
+	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/integration tests/api tests/contract $(PYTEST_ARGS) \
 		--junitxml=$(JUNIT)/postgresql.xml
 
 test-unit: $(STAMP) ## unit tests (no I/O)
@@ -90,4 +94,4 @@ run: migrate ## migrate, then serve on http://$(HOST):$(PORT) (SQLite under ./va
 	TASKAPI_ENV=$${TASKAPI_ENV:-development} $(VENV)/bin/taskapi serve --host $(HOST) --port $(PORT)
 
 clean: ## remove .venv, build/ and caches (keeps ./var/, your data)
-	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage .coverage.* htmlcov

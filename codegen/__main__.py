@@ -1,4 +1,6 @@
-"""`python -m codegen [--check]`: regenerate src/taskapi/generated/, or report which files are stale."""
+"""`python -m codegen [--check] [--root DIR]`: regenerate src/taskapi/generated/ from openapi.yaml, or
+report which generated files are stale. `--root` names another copy of the project to work on (the
+tests use one), whose pyproject.toml configures the model generator and ruff."""
 
 from __future__ import annotations
 
@@ -14,18 +16,18 @@ import yaml
 from codegen.spec import FORM, Operation, Parameter, Spec, SpecError, load, snake_case
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "openapi.yaml"
-OUT = ROOT / "src" / "taskapi" / "generated"
+SPEC = "openapi.yaml"
+OUT = Path("src") / "taskapi" / "generated"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MODELS_DOCSTRING = '"""Pydantic models of the spec\'s schemas and of each operation\'s parameters."""'
 HEADER = "# DO NOT EDIT. Generated from openapi.yaml by codegen/ (`make generate`); `make check` fails when stale.\n"
 
 
-def render(spec: Spec, spec_bytes: bytes) -> dict[str, bytes]:
-    """Every generated file, by name, as it should be on disk."""
+def render(spec: Spec, spec_bytes: bytes, root: Path = ROOT) -> dict[str, bytes]:
+    """Every generated file, by name, as it should be on disk (formatted by `root`'s settings)."""
     with tempfile.TemporaryDirectory() as tmp:
-        models = _models(spec, Path(tmp))
-        server = _server(spec, Path(tmp))
+        models = _models(spec, Path(tmp), root)
+        server = _server(spec, Path(tmp), root)
     init = HEADER + '"""Code generated from openapi.yaml: models, operations and the spec itself."""\n'
     return {
         "__init__.py": init.encode(),
@@ -35,7 +37,7 @@ def render(spec: Spec, spec_bytes: bytes) -> dict[str, bytes]:
     }
 
 
-def _models(spec: Spec, tmp: Path) -> str:
+def _models(spec: Spec, tmp: Path, root: Path) -> str:
     source = tmp / "openapi.models.yaml"
     source.write_text(yaml.safe_dump(spec.models_document(), sort_keys=False, allow_unicode=True), encoding="utf-8")
     target = tmp / "models.py"
@@ -52,13 +54,13 @@ def _models(spec: Spec, tmp: Path) -> str:
             "--custom-file-header",
             HEADER.strip() + "\n" + MODELS_DOCSTRING,
         ],
-        cwd=ROOT,
+        cwd=root,
         check=True,
     )
-    return _ruff(target)
+    return _ruff(target, root)
 
 
-def _server(spec: Spec, tmp: Path) -> str:
+def _server(spec: Spec, tmp: Path, root: Path) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         trim_blocks=True,
@@ -86,15 +88,15 @@ def _server(spec: Spec, tmp: Path) -> str:
     )
     target = tmp / "server.py"
     target.write_text(HEADER + "\n" + text, encoding="utf-8")
-    return _ruff(target)
+    return _ruff(target, root)
 
 
-def _ruff(path: Path) -> str:
+def _ruff(path: Path, root: Path) -> str:
     """Lint-fix and format a generated module with the project's ruff settings."""
     # Generated lines may run long (names, docstrings): the formatter wraps what it can, E501 is waived.
     for command in (["format", "--quiet"], ["check", "--fix", "--quiet", "--ignore", "E501"], ["format", "--quiet"]):
-        config = ["--config", str(ROOT / "pyproject.toml")]
-        subprocess.run([sys.executable, "-m", "ruff", *command, *config, str(path)], cwd=ROOT, check=True)
+        config = ["--config", str(root / "pyproject.toml")]
+        subprocess.run([sys.executable, "-m", "ruff", *command, *config, str(path)], cwd=root, check=True)
     return path.read_text(encoding="utf-8")
 
 
@@ -118,29 +120,32 @@ def _same(path: Path, data: bytes) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming every stale file")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the project (default: this repository)")
     args = parser.parse_args(argv)
+    root: Path = args.root.resolve()
+    spec_path, out = root / SPEC, root / OUT
     try:
-        spec = load(SPEC)
+        spec = load(spec_path)
     except SpecError as exc:
-        print(f"codegen: {SPEC.name}: {exc}", file=sys.stderr)
+        print(f"codegen: {SPEC}: {exc}", file=sys.stderr)
         return 2
-    wanted = render(spec, SPEC.read_bytes())
-    present = {p.name for p in OUT.iterdir() if p.is_file()} if OUT.is_dir() else set()
-    stale = sorted(name for name, data in wanted.items() if not _same(OUT / name, data))
+    wanted = render(spec, spec_path.read_bytes(), root)
+    present = {p.name for p in out.iterdir() if p.is_file()} if out.is_dir() else set()
+    stale = sorted(name for name, data in wanted.items() if not _same(out / name, data))
     extra = sorted(present - set(wanted))
     if args.check:
         for name in stale:
-            print(f"codegen: stale: {(OUT / name).relative_to(ROOT)} (run `make generate`)", file=sys.stderr)
+            print(f"codegen: stale: {OUT / name} (run `make generate`)", file=sys.stderr)
         for name in extra:
-            print(f"codegen: not generated: {(OUT / name).relative_to(ROOT)} (remove it)", file=sys.stderr)
+            print(f"codegen: not generated: {OUT / name} (remove it)", file=sys.stderr)
         return 1 if stale or extra else 0
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for name in stale:
-        (OUT / name).write_bytes(wanted[name])
-        print(f"codegen: wrote {(OUT / name).relative_to(ROOT)}")
+        (out / name).write_bytes(wanted[name])
+        print(f"codegen: wrote {OUT / name}")
     for name in extra:
-        (OUT / name).unlink()
-        print(f"codegen: removed {(OUT / name).relative_to(ROOT)}")
+        (out / name).unlink()
+        print(f"codegen: removed {OUT / name}")
     return 0
 
 

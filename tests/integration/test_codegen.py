@@ -38,14 +38,18 @@ def project(tmp_path: Path) -> Path:
     """The parts of the project codegen reads and writes, copied."""
     for name in ("openapi.yaml", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "codegen", tmp_path / "codegen", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / GENERATED, tmp_path / GENERATED, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 
 
 def codegen(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """This repository's codegen, run on the copy."""
     return subprocess.run(
-        [sys.executable, "-m", "codegen", *args], cwd=project, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "codegen", "--root", str(project), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
