@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Final
 
 import asyncpg
 from sqlalchemy import text
@@ -86,6 +86,8 @@ class _Statements:
 class PostgresDatabase:
     """A PostgreSQL database behind a pool of `pool_size` (+ `max_overflow`) connections (implements `Database`)."""
 
+    backend: Final = "postgresql"
+
     def __init__(
         self, url: DatabaseUrl, *, pool_size: int = 4, max_overflow: int = 0, pool_timeout: float = 10.0
     ) -> None:
@@ -96,19 +98,8 @@ class PostgresDatabase:
         self._pool: asyncpg.Pool | None = None
         self._gate: asyncio.Semaphore | None = None
         statements = Repositories.over(_Statements(self))
-        self._tasks, self._users = statements.tasks, statements.users
-
-    @property
-    def backend(self) -> Literal["postgresql"]:
-        return "postgresql"
-
-    @property
-    def tasks(self) -> TaskRepository:
-        return self._tasks
-
-    @property
-    def users(self) -> UserRepository:
-        return self._users
+        self.tasks: TaskRepository = statements.tasks
+        self.users: UserRepository = statements.users
 
     async def open(self) -> None:
         if self._pool is not None:

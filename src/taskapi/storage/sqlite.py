@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
@@ -152,6 +152,8 @@ class _Statements:
 class SqliteDatabase:
     """A SQLite database file, in WAL mode (implements `Database`)."""
 
+    backend: Final = "sqlite"
+
     def __init__(self, url: DatabaseUrl, *, busy_timeout_ms: int = 5000) -> None:
         self._url = url
         self._busy_timeout = busy_timeout_ms / 1000
@@ -159,19 +161,8 @@ class SqliteDatabase:
         self._writer: _Connection | None = None
         self._write_lock: asyncio.Lock | None = None
         statements = Repositories.over(_Statements(self))
-        self._tasks, self._users = statements.tasks, statements.users
-
-    @property
-    def backend(self) -> Literal["sqlite"]:
-        return "sqlite"
-
-    @property
-    def tasks(self) -> TaskRepository:
-        return self._tasks
-
-    @property
-    def users(self) -> UserRepository:
-        return self._users
+        self.tasks: TaskRepository = statements.tasks
+        self.users: UserRepository = statements.users
 
     @property
     def reader(self) -> _Connection:
