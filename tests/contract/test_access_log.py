@@ -5,16 +5,16 @@ their traceback, and no access log at TASKAPI_LOG_LEVEL=warning."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.databases import execute
-from taskapi.testing.liveserver import LiveServer, live_server
+from taskapi.testing.liveserver import live_server
 
 pytestmark = pytest.mark.contract
 
@@ -24,7 +24,7 @@ def test_one_json_line_per_request(tmp_path: Path, empty_database_url: str) -> N
         token = sign_in(server.base_url, *random_credentials())
         auth = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=server.base_url) as http:
-            before = len(server.log_lines())
+            before = len(_access(server.log_records()))
             requests = [
                 http.post("/tasks", json={"title": "logged"}, headers={**auth, "X-Request-ID": "client-id-1"}),
                 http.get("/tasks", headers=auth),
@@ -36,10 +36,11 @@ def test_one_json_line_per_request(tmp_path: Path, empty_database_url: str) -> N
                 http.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}),
                 http.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"}),
             ]
-            time.sleep(0.5)
-        lines = server.log_lines()[before:]
+        logged = server.wait_for_log(lambda records: len(_access(records)) >= before + len(requests))
+        time.sleep(0.2)  # room for a line too many
+        assert len(_access(server.log_records())) == len(_access(logged))
 
-    records = [json.loads(line) for line in lines if line.startswith("{") and '"taskapi.access"' in line]
+    records = _access(logged)[before:]
     assert len(records) == len(requests)
     for response, record in zip(requests, records, strict=True):
         assert response.headers["x-request-id"] == record["request_id"]
@@ -61,19 +62,19 @@ def test_one_json_line_per_request(tmp_path: Path, empty_database_url: str) -> N
     assert {record["client"] for record in records} == {"127.0.0.1"}
 
 
-def _access_lines(server: LiveServer) -> list[dict[str, object]]:
-    lines = [json.loads(line) for line in server.log_lines() if line.startswith("{")]
-    return [line for line in lines if line["logger"] == "taskapi.access"]
+def _access(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [record for record in records if record["logger"] == "taskapi.access"]
 
 
 def test_a_trusted_proxy_names_the_client(tmp_path: Path) -> None:
     with live_server(
         tmp_path / "server", env={"TASKAPI_LOG_LEVEL": "info"}, args=["--forwarded-allow-ips", "127.0.0.1"]
     ) as server:
+        before = len(_access(server.log_records()))
         httpx.get(f"{server.base_url}/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
         httpx.get(f"{server.base_url}/healthz")
-        time.sleep(0.2)
-        clients = [line["client"] for line in _access_lines(server)]
+        logged = server.wait_for_log(lambda records: len(_access(records)) >= before + 2)
+        clients = [record["client"] for record in _access(logged)]
     assert clients[-2:] == ["203.0.113.9", "127.0.0.1"]
 
 
@@ -85,10 +86,9 @@ def test_an_error_line_carries_the_traceback_and_the_client_gets_none(tmp_path: 
             failed = httpx.get(f"{server.base_url}/tasks", headers={"Authorization": f"Bearer {token}"})
         finally:
             asyncio.run(execute(server.database_url, "ALTER TABLE gone RENAME TO tasks"))
-        time.sleep(0.2)
-        lines = [json.loads(line) for line in server.log_lines() if line.startswith("{")]
+        lines = server.wait_for_log(lambda records: any(record["level"] == "error" for record in records))
         # TASKAPI_LOG_LEVEL=warning (the test servers' level): errors are logged, requests are not.
-        assert _access_lines(server) == []
+        assert _access(server.log_records()) == []
     assert failed.status_code == 500
     assert "Traceback" not in failed.text
     [error] = [line for line in lines if line["level"] == "error"]

@@ -150,7 +150,7 @@ def test_sigterm_gives_up_on_a_request_after_the_shutdown_timeout(
         with write_lock_held(server.database_url):
             thread = threading.Thread(target=stuck_write)
             thread.start()
-            time.sleep(0.5)  # the write is waiting for the lock
+            time.sleep(1)  # the write reaches the server and waits for the lock
             assert outcome == []
             started = time.monotonic()
             server.process.send_signal(signal.SIGTERM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,19 @@ def test_optional_response_properties_are_not_required(tmp_path: Path) -> None:
 
     shapes = {shape.name: shape for shape in load(_spec(tmp_path, mutate)).response_shapes()}
     assert ("description", False) in {(f.name, f.required) for f in shapes["Task"].fields}
+
+
+def test_generated_code_imports_only_the_standard_library_starlette_pydantic_and_the_runtime() -> None:
+    allowed = {"__future__", "dataclasses", "datetime", "enum", "typing", "starlette", "pydantic", "taskapi.runtime"}
+    for path in sorted((ROOT / "src" / "taskapi" / "generated").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = (
+                    [f"taskapi.{alias.name}" for alias in node.names] if node.module == "taskapi" else [node.module]
+                )
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                assert any(module == ok or module.startswith(f"{ok}.") for ok in allowed), f"{path.name}: {module}"

@@ -4,6 +4,7 @@ peers). Both stop what they started, by PID: SIGTERM, then SIGKILL."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -11,10 +12,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -42,6 +44,23 @@ class ServerProcess:
     def log_lines(self) -> list[str]:
         """What the server has written so far (stdout and stderr), line by line."""
         return self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The JSON lines of the log (taskapi's own and its access log), parsed."""
+        return [json.loads(line) for line in self.log_lines() if line.startswith("{")]
+
+    def wait_for_log(
+        self, condition: Callable[[list[dict[str, Any]]], bool], timeout: float = 10
+    ) -> list[dict[str, Any]]:
+        """The JSON records of the log once `condition` holds of them; TimeoutError after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            records = self.log_records()
+            if condition(records):
+                return records
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the log did not get there within {timeout:g} s: {records[-5:]}")
+            time.sleep(0.02)
 
 
 @dataclass
