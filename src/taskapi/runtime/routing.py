@@ -110,7 +110,10 @@ class Dispatch:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        matched = self.match(route_path(scope)) if scope["type"] == "http" else None
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        matched = self.match(route_path(scope) if scope.get("root_path") else scope["path"])
         if matched is None:
             await self.app(scope, receive, send)
             return

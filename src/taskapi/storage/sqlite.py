@@ -138,15 +138,20 @@ class _Statements:
             writer = self._db.writer
             return await self._db.while_locked(lambda: writer.execute(query, params))
 
+    async def _run(self, query: Query, params: Mapping[str, Any]) -> tuple[list[Row], int]:
+        if query.writes:
+            return await self._write(query, params)
+        return self._db.reader.execute(query, params)
+
     async def one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
-        rows, _ = await self._write(query, params) if query.writes else self._db.reader.execute(query, params)
+        rows = (await self._write(query, params))[0] if query.writes else self._db.reader.execute(query, params)[0]
         return rows[0] if rows else None
 
     async def all(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
-        return (await self._write(query, params) if query.writes else self._db.reader.execute(query, params))[0]
+        return (await self._run(query, params))[0]
 
     async def run(self, query: Query, params: Mapping[str, Any]) -> int:
-        return (await self._write(query, params) if query.writes else self._db.reader.execute(query, params))[1]
+        return (await self._run(query, params))[1]
 
 
 class SqliteDatabase:
