@@ -17,7 +17,7 @@ JUNIT := build/junit
 # make test measures branch coverage of src/ and codegen/ over both legs; the floor is in pyproject.toml.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
-.PHONY: help install lock generate check lint typecheck bench test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
+.PHONY: help install lock generate check lint typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -86,6 +86,11 @@ bench: $(STAMP) ## benchmark vs the tutorial peer and the raw-ASGI limit (instal
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
 		(apt-get update -qq && apt-get install -y -qq wrk) >/dev/null || sudo apt-get install -y -qq wrk; }
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-against: $(STAMP) ## this build against REF (a commit), both served in the same minutes; REF=main
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
+		(apt-get update -qq && apt-get install -y -qq wrk) >/dev/null || sudo apt-get install -y -qq wrk; }
+	$(PY) -m bench.compare $(or $(REF),main) $(BENCH_ARGS)
 
 migrate: $(STAMP) ## apply the database migrations (TASKAPI_DATABASE_URL, default ./var/taskapi.db)
 	$(VENV)/bin/taskapi migrate

@@ -132,18 +132,21 @@ def live_server(
     env: Mapping[str, str] | None = None,
     args: Sequence[str] = (),
     pin_to_core: int | None = None,
+    checkout: Path | None = None,
 ) -> Iterator[LiveServer]:
     """Migrate a database (default: a new SQLite file in `workdir`), serve it with `taskapi serve`
-    (`args` added to its command line), yield the server; stop it on exit."""
+    (`args` added to its command line), yield the server; stop it on exit. `checkout` serves another
+    build of taskapi instead of this one: a checkout with its own `.venv` (the benchmark's baseline)."""
     workdir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{workdir / 'taskapi.db'}"
     environment = taskapi_environment(url, env)
-    cli = [sys.executable, "-m", "taskapi.cli"]
-    subprocess.run([*cli, "migrate"], env=environment, check=True, capture_output=True)
+    python = str(checkout / ".venv" / "bin" / "python") if checkout else sys.executable
+    cli = [python, "-m", "taskapi.cli"]
+    subprocess.run([*cli, "migrate"], env=environment, check=True, capture_output=True, cwd=checkout)
     port = free_port()
     command = [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *args]
     with server_process(
-        command, port=port, log=workdir / "server.log", env=environment, pin_to_core=pin_to_core
+        command, port=port, log=workdir / "server.log", env=environment, pin_to_core=pin_to_core, cwd=checkout
     ) as running:
         yield LiveServer(base_url=running.base_url, process=running.process, log=running.log, database_url=url)
 
