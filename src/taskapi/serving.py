@@ -1,12 +1,17 @@
 """How `taskapi serve` runs uvicorn: its httptools protocol over a transport that sends each response in
 one write, and that answers a client which half-closes its connection after its request.
 
+It also closes a race of uvicorn's graceful shutdown: a connection accepted just before the server
+stops listening but made just after it asked every connection to close was never asked, and kept
+serving with keep-alive until the shutdown timeout, by when the database pool was closing.
+
 This subclasses uvicorn's `HttpToolsProtocol` and relies on a few of its internals: `connection_made`
-(where the transport is wrapped), `eof_received`, `on_response_complete`, and the `cycle` (with
-`more_body` and `response_complete`) and `pipeline` attributes. pyproject.toml pins uvicorn to the
-series these were checked against (`SUPPORTED_UVICORN`); on any other series `http_protocol()` falls
-back to stock uvicorn with a warning, and tests/unit/test_serving.py fails naming what changed.
-`TASKAPI_HTTP_PROTOCOL=uvicorn` chooses stock uvicorn outright.
+(where the transport is wrapped), `eof_received`, `on_response_complete`, `on_headers_complete`,
+`shutdown`, and the `cycle` (with `more_body`, `response_complete` and `keep_alive`), `pipeline` and
+`server_state` attributes. pyproject.toml pins uvicorn to the series these were checked against
+(`SUPPORTED_UVICORN`); on any other series `http_protocol()` falls back to stock uvicorn with a warning,
+and tests/integration/test_serving.py fails naming what changed. `TASKAPI_HTTP_PROTOCOL=uvicorn`
+chooses stock uvicorn outright.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from typing import Any
 
 import uvicorn
@@ -23,6 +29,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 SUPPORTED_UVICORN = ((0, 54), (0, 55))
 # Past this, pending bytes are sent at once instead of at the end of the loop's turn.
 _MAX_PENDING = 64 * 1024
+# How long a connection made during shutdown may take to send its request.
+_LATE_GRACE_SECONDS = 0.1
+# uvicorn's per-server state of the servers that have begun to shut down (they call shutdown() on each
+# connection they have); weak, so a finished server's state is not kept.
+_shutting_down: weakref.WeakSet[Any] = weakref.WeakSet()
 
 logger = logging.getLogger("taskapi.serving")
 
@@ -125,6 +136,22 @@ class SingleWriteHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))
+        if self.server_state in _shutting_down:
+            # Made after the server asked its connections to close: one request at most, then close.
+            self.loop.call_later(_LATE_GRACE_SECONDS, self._close_if_idle)
+
+    def shutdown(self) -> None:
+        _shutting_down.add(self.server_state)
+        super().shutdown()
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.server_state in _shutting_down and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered with `Connection: close`, then closed
+
+    def _close_if_idle(self) -> None:
+        if self.cycle is None and not self.transport.is_closing():
+            self.transport.close()
 
     def eof_received(self) -> bool:  # type: ignore[override]  # asyncio.Protocol allows a bool
         """The client will send nothing more: keep the connection open (True) while a response is owed

@@ -15,6 +15,7 @@ import uvicorn
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from uvicorn.protocols.http import httptools_impl
+from uvicorn.server import ServerState
 
 from taskapi.serving import SUPPORTED_UVICORN, SingleWriteHttpToolsProtocol, http_protocol, unsupported_uvicorn
 from tests.conftest import ROOT
@@ -121,12 +122,78 @@ async def test_keep_alive_still_works_without_a_half_close() -> None:
             writer.close()
 
 
+class FakeTransport(asyncio.Transport):
+    """A connection's transport, in memory: what the server writes, and whether it closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = b""
+        self.closed = asyncio.Event()
+
+    def write(self, data: Any) -> None:
+        self.written += bytes(data)
+
+    def close(self) -> None:
+        self.closed.set()
+
+    def is_closing(self) -> bool:
+        return self.closed.is_set()
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def _protocol(state: ServerState) -> tuple[SingleWriteHttpToolsProtocol, FakeTransport]:
+    config = uvicorn.Config(slow_app(0), lifespan="off", log_level="warning")
+    config.load()
+    protocol = SingleWriteHttpToolsProtocol(config=config, server_state=state, app_state={})
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def test_a_connection_made_after_shutdown_began_serves_one_request_and_closes() -> None:
+    """uvicorn's race: accepted before the server stopped listening, made after it asked each connection
+    to close. Stock uvicorn keeps it alive until the shutdown timeout; here it answers with
+    `Connection: close` and closes, or closes at once when it sends nothing."""
+    state = ServerState()
+    existing, _ = _protocol(state)
+    existing.shutdown()  # what uvicorn's Server.shutdown() does to every connection it has
+    late, transport = _protocol(state)
+    late.data_received(GET)
+    await asyncio.wait_for(transport.closed.wait(), timeout=10)
+    assert transport.written.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"connection: close\r\n" in transport.written.lower()
+    _idle, idle_transport = _protocol(state)
+    await asyncio.wait_for(idle_transport.closed.wait(), timeout=10)
+    assert idle_transport.written == b""
+
+
+async def test_before_shutdown_connections_stay_alive() -> None:
+    protocol, transport = _protocol(ServerState())
+    protocol.data_received(GET)
+    for _ in range(500):
+        if transport.written.endswith(b"ok /one 0"):
+            break
+        await asyncio.sleep(0.01)
+    assert b"connection: close" not in transport.written.lower()
+    assert not transport.closed.is_set()
+    protocol.connection_lost(None)
+
+
 def test_the_uvicorn_internals_serving_relies_on_are_still_there() -> None:
     source = inspect.getsource(httptools_impl)
     for needle in (
         "def connection_made(",
         "def eof_received(self) -> None:\n        pass",
         "def on_response_complete(self)",
+        "def on_headers_complete(self)",
+        "def shutdown(self)",
+        "self.cycle.keep_alive = False",
+        "self.server_state = server_state",
         "on_response=self.on_response_complete",
         "self.pipeline",
         "self.cycle.more_body = False",
