@@ -207,19 +207,6 @@ def test_other_kinds_of_scope_go_on_to_the_app() -> None:
     assert served.fell_through == ["/things"]
 
 
-def test_url_paths_by_operation_id() -> None:
-    dispatch = runtime.Dispatch(
-        Served().app, operations=[runtime.BoundOperation(i, _ok) for i in OPS], on_error=_render
-    )
-    assert dispatch.url_path_for("getThing", thing_id=7) == "/things/7"
-    assert dispatch.url_path_for("listThings") == "/things"
-    assert [op.operation_id for op in dispatch.operations] == ["listThings", "addThing", "getThing", "getMine"]
-    with pytest.raises(LookupError, match="takes the path parameters"):
-        dispatch.url_path_for("getThing")
-    with pytest.raises(LookupError, match="no operation"):
-        dispatch.url_path_for("nothing")
-
-
 def test_an_operation_bound_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="GET /things is bound twice"):
         runtime.Dispatch(Served().app, operations=[runtime.BoundOperation(OPS[0], _ok)] * 2, on_error=_render)
@@ -246,7 +233,3 @@ def test_absolute_paths_go_under_the_root_path(root_path: str, reference: str, s
 
 async def _no_receive() -> Any:
     raise AssertionError("nothing to receive")
-
-
-async def _no_send(message: Any) -> None:
-    raise AssertionError(f"nothing to send: {message}")

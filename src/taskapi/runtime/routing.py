@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -82,9 +82,7 @@ class Dispatch:
             methods[bound.info.method] = bound
         self._static: dict[str, _Path] = {}
         self._templated: list[tuple[re.Pattern[str], _Path]] = []
-        self._by_id: dict[str, OperationInfo] = {}
         for template, methods in grouped.items():
-            self._by_id.update((bound.info.operation_id, bound.info) for bound in methods.values())
             if "GET" in methods and "HEAD" not in methods:
                 methods["HEAD"] = methods["GET"]
             path = _Path(template, methods, ", ".join(sorted(methods)))
@@ -92,11 +90,6 @@ class Dispatch:
                 self._templated.append((_pattern(template), path))
             else:
                 self._static[template] = path
-
-    @property
-    def operations(self) -> list[OperationInfo]:
-        """Every operation, once each."""
-        return list(self._by_id.values())
 
     def match(self, path_text: str) -> tuple[_Path, dict[str, str]] | None:
         """The spec's path a request path is, with its parameters; None when it is none of them."""
@@ -130,15 +123,6 @@ class Dispatch:
         except Exception as exc:
             response = await self._on_error(request, exc)
         await response(scope, receive, send)
-
-    def url_path_for(self, operation_id: str, /, **path_params: Any) -> str:
-        """The path of an operation (below the root path), its parameters filled in."""
-        info = self._by_id.get(operation_id)
-        if info is None:
-            raise LookupError(f"no operation {operation_id}")
-        if set(path_params) != set(_PARAMETER.findall(info.path)):
-            raise LookupError(f"{operation_id} takes the path parameters {_PARAMETER.findall(info.path)}")
-        return _PARAMETER.sub(lambda m: str(path_params[m.group(1)]), info.path)
 
 
 def _pattern(template: str) -> re.Pattern[str]:

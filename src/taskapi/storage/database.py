@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from taskapi.storage.sql import Executor
 from taskapi.storage.tasks import TaskRepository
@@ -36,11 +36,6 @@ class Repositories:
 
 class Database(Protocol):
     """One process's connections to the database (see the module docstring)."""
-
-    @property
-    def backend(self) -> Literal["sqlite", "postgresql"]:
-        """Which database this is."""
-        ...
 
     @property
     def tasks(self) -> TaskRepository:

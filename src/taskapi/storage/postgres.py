@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final
+from typing import Any
 
 import asyncpg
 from sqlalchemy import text
@@ -85,8 +85,6 @@ class _Statements:
 
 class PostgresDatabase:
     """A PostgreSQL database behind a pool of `pool_size` (+ `max_overflow`) connections (implements `Database`)."""
-
-    backend: Final = "postgresql"
 
     def __init__(
         self, url: DatabaseUrl, *, pool_size: int = 4, max_overflow: int = 0, pool_timeout: float = 10.0

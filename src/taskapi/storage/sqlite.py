@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
@@ -144,7 +144,7 @@ class _Statements:
         return self._db.reader.execute(query, params)
 
     async def one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
-        rows = (await self._write(query, params))[0] if query.writes else self._db.reader.execute(query, params)[0]
+        rows, _ = await self._run(query, params)
         return rows[0] if rows else None
 
     async def all(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
@@ -156,8 +156,6 @@ class _Statements:
 
 class SqliteDatabase:
     """A SQLite database file, in WAL mode (implements `Database`)."""
-
-    backend: Final = "sqlite"
 
     def __init__(self, url: DatabaseUrl, *, busy_timeout_ms: int = 5000) -> None:
         self._url = url
