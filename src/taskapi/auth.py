@@ -23,8 +23,8 @@ from taskapi.settings import Settings
 MIN_KEY_BYTES = 32
 # How many verified tokens each process remembers (a few hundred bytes each).
 _VERIFIED_TOKENS = 10_000
-# User ids are 64-bit: a `sub` longer than this is no user's.
-_MAX_ID_DIGITS = 19
+# User ids are 64-bit: a larger `sub` is no user's (and no database could even look it up).
+_MAX_ID = 2**63 - 1
 # Argon2id with OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): strong, and small enough
 # that a worker's peak memory stays low while it hashes. Hashes made with other settings still verify.
 ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES = 19_456, 2, 1
@@ -185,9 +185,9 @@ class Tokens:
         if issued > now or (not_before is not None and not_before > now):
             raise Unauthorized("The bearer token is not valid yet.")
         subject = claims["sub"]
-        if not (
-            isinstance(subject, str) and subject.isascii() and subject.isdigit() and len(subject) <= _MAX_ID_DIGITS
-        ):
+        if not (isinstance(subject, str) and subject.isascii() and subject.isdigit() and len(subject) <= 19):
+            raise Unauthorized("The bearer token is not valid.")
+        if int(subject) > _MAX_ID:
             raise Unauthorized("The bearer token is not valid.")
         return int(subject), expires
 

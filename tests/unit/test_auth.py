@@ -83,6 +83,7 @@ NOW = int(datetime(2026, 11, 30, 9, 0, tzinfo=UTC).timestamp())
         ({"iat": None}, "not valid"),
         ({"nbf": "0"}, "not valid"),
         ({"sub": "9" * 20}, "not valid"),
+        ({"sub": str(2**63)}, "not valid"),  # 19 digits, one past the largest id
         ({"sub": "9" * 5000}, "not valid"),
         ({"sub": "٣"}, "not valid"),  # an Arabic-Indic digit: isdigit() says yes, int() too
         ({"sub": 7}, "not valid"),
