@@ -14,7 +14,8 @@ SEED ?= 20261126
 MAX_EXAMPLES ?= 50
 PYTEST := $(PY) -m pytest
 JUNIT := build/junit
-# make test measures branch coverage of src/ and codegen/ over both legs; the floor is in pyproject.toml.
+# make test measures branch coverage of src/ and codegen/ over both legs; the floor (pyproject.toml) is
+# checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
 .PHONY: help install lock generate check lint typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
@@ -54,13 +55,15 @@ test: $(STAMP) ## every suite on SQLite, then on PostgreSQL when a server answer
 	$(PYTEST) tests $(COVERAGE_ARGS) --junitxml=$(JUNIT)/sqlite.xml
 	@if why=$$($(PY) -m taskapi.testing.databases); then \
 		$(MAKE) --no-print-directory test-postgres PYTEST_ARGS="$(COVERAGE_ARGS) --cov-append"; \
+		$(PY) -m coverage report; \
 	elif [ -n "$${TASKAPI_REQUIRE_POSTGRES:-}" ]; then \
 		echo "TASKAPI_REQUIRE_POSTGRES is set but the PostgreSQL leg cannot run: $$why" >&2; exit 1; \
 	else \
+		$(PY) -m coverage report --fail-under=0; \
 		echo; echo "*** The PostgreSQL leg was NOT run: $$why"; \
 		echo "*** Start PostgreSQL (or set TASKAPI_TEST_POSTGRES_URL) and run: make test-postgres"; \
+		echo "*** The coverage floor (pyproject.toml) counts both backends and was not checked"; \
 	fi
-	$(PY) -m coverage report
 	$(PY) -m coverage xml -q -o build/coverage.xml
 
 test-postgres: $(STAMP) ## integration, api and contract suites on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
