@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from taskapi.testing.contract import random_credentials, sign_in
-from taskapi.testing.databases import execute, write_lock_held
+from taskapi.testing.databases import backend_under_test, execute, write_lock_held
 from taskapi.testing.liveserver import LiveServer, live_server
 
 pytestmark = pytest.mark.contract
@@ -123,13 +123,29 @@ def test_sigterm_during_writes_finishes_what_it_started_and_cuts_nothing_off(ser
     assert len(failed) == 16  # every writer ended on a refused request, none on an error response
 
 
+def wait_until_blocked(server: LiveServer) -> None:
+    """Until the server's write waits for the lock held by the test."""
+    if backend_under_test() == "sqlite":
+        server.wait_for_log(lambda records: any("waits for another connection's lock" in r["message"] for r in records))
+        return
+    sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    deadline = time.monotonic() + 10
+    while asyncio.run(execute(server.database_url, sql)) == [(0,)]:
+        assert time.monotonic() < deadline, "the write never waited for the lock"
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("timeout", [2])
 def test_sigterm_gives_up_on_a_request_after_the_shutdown_timeout(
     tmp_path: Path, empty_database_url: str, timeout: int
 ) -> None:
     """A request that cannot finish (its write waits for a lock held elsewhere) holds shutdown only up to
     TASKAPI_SHUTDOWN_TIMEOUT_SECONDS; it is then cut off, and what it was writing is not stored."""
-    env = {"TASKAPI_SHUTDOWN_TIMEOUT_SECONDS": str(timeout), "TASKAPI_SQLITE_BUSY_TIMEOUT_MS": "120000"}
+    env = {
+        "TASKAPI_SHUTDOWN_TIMEOUT_SECONDS": str(timeout),
+        "TASKAPI_SQLITE_BUSY_TIMEOUT_MS": "120000",
+        "TASKAPI_LOG_LEVEL": "debug",  # SQLite's writer says when it starts to wait
+    }
     with live_server(tmp_path / "server", database_url=empty_database_url, env=env) as server:
         token = sign_in(server.base_url, *random_credentials())
         outcome: list[object] = []
@@ -150,7 +166,7 @@ def test_sigterm_gives_up_on_a_request_after_the_shutdown_timeout(
         with write_lock_held(server.database_url):
             thread = threading.Thread(target=stuck_write)
             thread.start()
-            time.sleep(1)  # the write reaches the server and waits for the lock
+            wait_until_blocked(server)
             assert outcome == []
             started = time.monotonic()
             server.process.send_signal(signal.SIGTERM)

@@ -18,7 +18,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from taskapi.testing.contract import random_credentials, sign_in
-from taskapi.testing.databases import execute
+from taskapi.testing.databases import Databases, execute
 from taskapi.testing.liveserver import LiveServer, free_port, live_server
 
 pytestmark = pytest.mark.contract
@@ -26,8 +26,8 @@ ROUNDS = 20
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("server")) as running:
+def server(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[LiveServer]:
+    with live_server(tmp_path_factory.mktemp("server"), database_url=databases.fresh()) as running:
         yield running
 
 
@@ -131,9 +131,16 @@ def proxy_to(backend: str) -> Iterator[str]:
         thread.join(10)
 
 
-def test_behind_a_proxy_that_strips_a_prefix_everything_points_under_it(tmp_path: Path) -> None:
+def test_behind_a_proxy_that_strips_a_prefix_everything_points_under_it(
+    tmp_path: Path, empty_database_url: str
+) -> None:
     with (
-        live_server(tmp_path / "server", args=["--root-path", "/api"], env={"TASKAPI_LOG_LEVEL": "info"}) as server,
+        live_server(
+            tmp_path / "server",
+            database_url=empty_database_url,
+            args=["--root-path", "/api"],
+            env={"TASKAPI_LOG_LEVEL": "info"},
+        ) as server,
         proxy_to(server.base_url) as proxy,
         httpx.Client(base_url=proxy) as http,
     ):

@@ -19,6 +19,7 @@ conversions below are the only place either is translated.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -35,6 +36,7 @@ from taskapi.storage.tasks import TaskRepository
 from taskapi.storage.urls import DatabaseUrl
 from taskapi.storage.users import UserRepository
 
+logger = logging.getLogger("taskapi.storage")
 _DIALECT = sqlite.pysqlite.dialect()
 _ALEMBIC_VERSION = Query(text("SELECT version_num FROM alembic_version"))
 _STORED = "%Y-%m-%d %H:%M:%S.%f"
@@ -231,6 +233,8 @@ class SqliteDatabase:
             except sqlite3.OperationalError as exc:
                 if not _locked(exc) or time.monotonic() + delay > deadline:
                     raise
+            if delay == 0.001:
+                logger.debug("a write waits for another connection's lock on %s", self._url.sqlite_path)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
