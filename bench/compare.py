@@ -1,6 +1,6 @@
 """`make bench-against REF=<git ref>`: this build against another commit, in the same minutes.
 
-This machine's speed drifts by a fifth between runs a few minutes apart (bench/README.md), so a cost
+This machine's speed drifts by as much as a third between runs a few minutes apart (bench/README.md), so a cost
 budget ("keeps ≥ 95% of GET /tasks/{id}") cannot be read off two separate `make bench` runs. Here
 both builds serve at once, each one worker pinned to core 0 (only the one under load uses it), and
 `wrk` on core 1 alternates between them, round after round, so drift hits both alike. The other

@@ -1,4 +1,4 @@
-"""Fixtures shared by every kind of test: databases of the run's backend (see tests/databases.py)."""
+"""Fixtures shared by every kind of test: databases of the run's backend (see taskapi/testing/databases.py)."""
 
 from __future__ import annotations
 
