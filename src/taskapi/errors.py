@@ -8,13 +8,14 @@
     │       ├── Unauthorized            401 with `WWW-Authenticate: Bearer`: no valid token, or bad credentials
     │       ├── NotFound                404: the resource does not exist (for this caller)
     │       └── Conflict                409: the request collides with the current state (a taken username)
+    ├── storage.DatabaseUnavailable     503 with Retry-After: the database is closing, or no connection came free
     ├── starlette HTTPException         404 from the router: no path of the spec (or of the docs) matches
     ├── ClientDisconnect                the client left before its body arrived: 400, nobody reads it
     └── anything else                   500, logged with its traceback, never sent to the client
 
 `render_error` turns each of these into a problem document whose `status` equals the HTTP status; the
 shapes are the spec's `Problem` and `ValidationProblem` models. `add_exception_handlers(app)` registers it
-with the application for the first two; anything else escapes to `middleware.RequestContext`, which
+with the application for the first three; anything else escapes to `middleware.RequestContext`, which
 renders it with the same function.
 """
 
@@ -33,10 +34,13 @@ from starlette.responses import Response
 
 from taskapi.generated import models
 from taskapi.runtime import HttpError, InvalidRequest
+from taskapi.storage import DatabaseUnavailable
 
 logger = logging.getLogger("taskapi.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# What a 503 tells the client: a closing database or a full pool is a matter of moments.
+RETRY_AFTER_SECONDS = "1"
 # Characters RFC 3986 allows unescaped in a path: `instance` stays a valid URI reference.
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 # RFC 9110 names; Python's http module still has some older ones.
@@ -134,6 +138,10 @@ async def render_error(request: Request, exc: Exception) -> Response:
         return problem_response(request, 422, detail, violations=violations)
     if isinstance(exc, HttpError):
         return problem_response(request, exc.status, exc.detail, headers=exc.headers)
+    if isinstance(exc, DatabaseUnavailable):
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        detail = "The database is not available right now; retry in a moment."
+        return problem_response(request, 503, detail, headers={"Retry-After": RETRY_AFTER_SECONDS})
     if isinstance(exc, HTTPException):
         return problem_response(request, exc.status_code, _http_detail(request, exc), headers=exc.headers)
     if isinstance(exc, ClientDisconnect):
@@ -157,5 +165,5 @@ def _http_detail(request: Request, exc: HTTPException) -> str:
 
 def add_exception_handlers(app: FastAPI) -> None:
     """Send the errors raised on purpose through `render_error` (the rest: see RequestContext)."""
-    for exc_type in (HttpError, HTTPException):
+    for exc_type in (HttpError, DatabaseUnavailable, HTTPException):
         app.add_exception_handler(exc_type, render_error)

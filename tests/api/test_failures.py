@@ -6,8 +6,10 @@ import httpx
 import pytest
 
 from taskapi.app import SchemaNotMigrated, create_app
+from taskapi.auth import Tokens
 from taskapi.settings import Settings
 from taskapi.testing.databases import backend_under_test, execute
+from tests.api.conftest import User
 from tests.api.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
@@ -55,3 +57,19 @@ async def test_the_server_refuses_to_start_on_an_unmigrated_database(
     with pytest.raises(SchemaNotMigrated, match="taskapi migrate"):
         async with app.router.lifespan_context(app):
             pass
+
+
+async def test_a_closed_database_is_503_with_retry_after(settings: Settings, tokens: Tokens, alice: User) -> None:
+    """What a request meets when it arrives as the server shuts down: the database is closed. It is
+    refused with 503 and Retry-After, and nothing is written."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        pass  # started, then shut down: the database is closed
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    headers = {"Authorization": f"Bearer {alice.token}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as http:
+        for response in (await http.get("/tasks"), await http.post("/tasks", json={"title": "late"})):
+            problem = assert_problem(response, 503)
+            assert response.headers["retry-after"] == "1"
+            assert problem["detail"] == "The database is not available right now; retry in a moment."
+    assert await execute(settings.database_url, "SELECT count(*) FROM tasks") == [(0,)]

@@ -25,7 +25,9 @@ CONNECTIONS = 64
 
 @pytest.fixture
 def server(tmp_path: Path, empty_database_url: str) -> Iterator[LiveServer]:
-    with live_server(tmp_path / "server", database_url=empty_database_url, workers=WORKERS) as running:
+    # At info level the log shows uvicorn's shutdown steps, should a test here fail.
+    env = {"TASKAPI_LOG_LEVEL": "info"}
+    with live_server(tmp_path / "server", database_url=empty_database_url, workers=WORKERS, env=env) as running:
         yield running
 
 
@@ -84,8 +86,9 @@ def test_concurrent_patches_of_one_task_never_tear(server: LiveServer) -> None:
 
 
 def test_sigterm_during_writes_finishes_what_it_started_and_cuts_nothing_off(server: LiveServer) -> None:
-    """Every request either got its 201 and is stored, or failed before the server read it and is not
-    stored. A request the server processed but did not answer (cut off) fails the test, as does a 5xx."""
+    """Every request either got its 201 and is stored, or was refused and is not stored: unread by a
+    server that had stopped (a transport error), or answered 503 by one whose database was closing. A
+    request the server processed but did not answer (cut off) fails the test, as does any other status."""
     token = sign_in(server.base_url, *random_credentials())
     answered: list[str] = []
     failed: list[tuple[str, str]] = []
@@ -100,6 +103,9 @@ def test_sigterm_during_writes_finishes_what_it_started_and_cuts_nothing_off(ser
             except httpx.TransportError as exc:
                 failed.append((title, type(exc).__name__))
                 return  # the server is going or gone
+            if response.status_code == 503:
+                failed.append((title, "503"))
+                return
             assert response.status_code == 201, response.text
             answered.append(title)
             if len(answered) >= 200:
@@ -120,7 +126,7 @@ def test_sigterm_during_writes_finishes_what_it_started_and_cuts_nothing_off(ser
     assert set(answered) <= stored, f"{len(set(answered) - stored)} acknowledged writes are missing"
     cut_off = [title for title, _ in failed if title in stored]
     assert cut_off == [], f"processed but never answered: {cut_off}"
-    assert len(failed) == 16  # every writer ended on a refused request, none on an error response
+    assert len(failed) == 16  # every writer ended on a refused request, none on any other status
 
 
 def wait_until_blocked(server: LiveServer) -> None:

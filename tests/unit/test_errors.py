@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from taskapi.errors import title_for, violations_of
+import asyncio
+import json
+
+from starlette.requests import Request
+
+from taskapi.errors import render_error, title_for, violations_of
 from taskapi.generated.models import ViolationLocation
+from taskapi.storage import DatabaseUnavailable
+from taskapi.storage.postgres import PoolTimeout
 
 
 def test_body_locations_become_json_pointers() -> None:
@@ -28,3 +35,12 @@ def test_parameters_are_named() -> None:
 def test_titles_follow_rfc_9110() -> None:
     assert title_for(422) == "Unprocessable Content"
     assert title_for(404) == "Not Found"
+
+
+def test_an_unavailable_database_is_503_with_retry_after() -> None:
+    request = Request({"type": "http", "method": "GET", "path": "/tasks", "headers": [], "query_string": b""})
+    for exc in (DatabaseUnavailable("closing"), PoolTimeout("no connection was free within 10 s")):
+        response = asyncio.run(render_error(request, exc))
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert json.loads(bytes(response.body))["status"] == 503

@@ -1,7 +1,13 @@
 """The database: one interface (`Database`) with a SQLite and a PostgreSQL implementation, tables,
 repositories and migrations. The only package that holds SQL."""
 
-from taskapi.storage.database import Database, Repositories, database_at, database_from_settings
+from taskapi.storage.database import (
+    Database,
+    DatabaseUnavailable,
+    Repositories,
+    database_at,
+    database_from_settings,
+)
 from taskapi.storage.sql import Executor, ForeignKeyViolation, Query
 from taskapi.storage.tasks import OwnerMissing, TaskRecord, TaskRepository
 from taskapi.storage.urls import DatabaseUrl
@@ -9,6 +15,7 @@ from taskapi.storage.users import UserRecord, UserRepository
 
 __all__ = [
     "Database",
+    "DatabaseUnavailable",
     "DatabaseUrl",
     "Executor",
     "ForeignKeyViolation",

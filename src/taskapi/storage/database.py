@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from taskapi.settings import Settings
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot run the statement now: it is closed or closing (the server is shutting
+    down), or no connection came free in time. Nothing was changed; the request may be retried."""
+
+
 @dataclass(frozen=True, slots=True)
 class Repositories:
     """The repositories over one executor: statements on their own, or one open transaction."""

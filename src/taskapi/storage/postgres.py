@@ -18,7 +18,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 
-from taskapi.storage.database import Repositories
+from taskapi.storage.database import DatabaseUnavailable, Repositories
 from taskapi.storage.sql import ForeignKeyViolation, Query, Row
 from taskapi.storage.tasks import TaskRepository
 from taskapi.storage.urls import DatabaseUrl
@@ -28,7 +28,7 @@ _DIALECT = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 _ALEMBIC_VERSION = Query(text("SELECT version_num FROM alembic_version"))
 
 
-class PoolTimeout(TimeoutError):
+class PoolTimeout(DatabaseUnavailable):
     """No connection became free within the pool timeout."""
 
 
@@ -115,9 +115,9 @@ class PostgresDatabase:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection, first come first served, within the pool timeout (else PoolTimeout)."""
-        if self._pool is None or self._gate is None:
-            raise RuntimeError("the database is not open: await open() first")
-        gate = self._gate
+        pool, gate = self._pool, self._gate
+        if pool is None or gate is None:
+            raise DatabaseUnavailable("the database is not open")
         if gate.locked():
             try:
                 async with asyncio.timeout(self._pool_timeout):
@@ -127,8 +127,14 @@ class PostgresDatabase:
         else:
             await gate.acquire()
         try:
-            async with self._pool.acquire() as connection:
+            try:
+                connection = await pool.acquire()
+            except asyncpg.InterfaceError as exc:  # the pool is closing or closed: the server is stopping
+                raise DatabaseUnavailable(str(exc)) from exc
+            try:
                 yield connection
+            finally:
+                await pool.release(connection)
         finally:
             gate.release()
 

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
 
-from taskapi.storage.database import Repositories
+from taskapi.storage.database import DatabaseUnavailable, Repositories
 from taskapi.storage.sql import ForeignKeyViolation, Query, ResultKind, Row
 from taskapi.storage.tasks import TaskRepository
 from taskapi.storage.urls import DatabaseUrl
@@ -173,21 +173,21 @@ class SqliteDatabase:
     def reader(self) -> _Connection:
         """The shared read connection."""
         if self._reader is None:
-            raise RuntimeError("the database is not open: await open() first")
+            raise DatabaseUnavailable("the database is not open")
         return self._reader
 
     @property
     def writer(self) -> _Connection:
         """The write connection (hold `write_lock`)."""
         if self._writer is None:
-            raise RuntimeError("the database is not open: await open() first")
+            raise DatabaseUnavailable("the database is not open")
         return self._writer
 
     @property
     def write_lock(self) -> asyncio.Lock:
         """Held by the one writer of this process."""
         if self._write_lock is None:
-            raise RuntimeError("the database is not open: await open() first")
+            raise DatabaseUnavailable("the database is not open")
         return self._write_lock
 
     async def open(self) -> None:
