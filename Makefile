@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The npm tools (package.json, pinned in package-lock.json): spec lint, TypeScript types.
+NPM_STAMP := node_modules/.installed-stamp
+NODE_BIN := node_modules/.bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 BASE_URL ?=
@@ -28,6 +31,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
 
 install: $(STAMP) ## create .venv with the locked dependencies and taskapi (editable)
 
@@ -102,4 +109,4 @@ run: migrate ## migrate, then serve on http://$(HOST):$(PORT) (SQLite under ./va
 	TASKAPI_ENV=$${TASKAPI_ENV:-development} $(VENV)/bin/taskapi serve --host $(HOST) --port $(PORT)
 
 clean: ## remove .venv, build/ and caches (keeps ./var/, your data)
-	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage .coverage.* htmlcov
+	rm -rf $(VENV) node_modules build .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage .coverage.* htmlcov
