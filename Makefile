@@ -21,7 +21,7 @@ JUNIT := build/junit
 # checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
-.PHONY: help install lock generate check lint typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
+.PHONY: help install lock generate check lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,11 +45,15 @@ lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml (needs the pa
 generate: $(STAMP) ## regenerate src/taskapi/generated/ from openapi.yaml
 	$(PY) -m codegen
 
-check: $(STAMP) ## validate the spec, detect stale generated code and undeclared routes, ruff, mypy --strict
+check: $(STAMP) $(NPM_STAMP) ## validate and lint the spec, detect stale generated code and undeclared routes, ruff, mypy
 	$(PY) -m openapi_spec_validator openapi.yaml
+	$(PY) -m codegen.lint
 	$(PY) -m codegen --check
 	$(PY) -m taskapi.cli check-routes
 	$(MAKE) --no-print-directory lint typecheck
+
+lint-spec: $(STAMP) $(NPM_STAMP) ## lint openapi.yaml (Redocly, codegen/redocly.yaml): 0 errors, 0 warnings
+	$(PY) -m codegen.lint
 
 lint: $(STAMP) ## ruff (lint + format check)
 	$(VENV)/bin/ruff check src codegen tests bench

@@ -1,0 +1,94 @@
+"""Lint openapi.yaml with Redocly CLI (pinned in package.json) and codegen/redocly.yaml: zero errors and
+zero warnings, or a non-zero exit naming each problem as `file:line:col rule: message (pointer)`.
+
+Redocly exits 0 on warnings; a warning here is a finding like any other, so this reads its JSON report.
+`make lint-spec` runs it (and `make check`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = Path(__file__).resolve().parent / "redocly.yaml"
+
+
+class LintError(Exception):
+    """Redocly could not run, or did not produce a report."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of the linter."""
+
+    rule: str
+    severity: str
+    message: str
+    where: str
+    pointer: str
+
+    def __str__(self) -> str:
+        return f"{self.where} {self.severity} {self.rule}: {self.message} ({self.pointer})"
+
+
+def lint(spec: Path, *, config: Path = CONFIG, redocly: Path | None = None) -> list[Problem]:
+    """Every problem Redocly finds in `spec` under `config`, ignored ones (the ignore file beside the
+    config) left out."""
+    binary = redocly or ROOT / "node_modules" / ".bin" / "redocly"
+    if not binary.exists():
+        raise LintError(f"{binary} is missing: run `make lint-spec` (it installs the npm tools with npm ci)")
+    # No telemetry or update check: lint runs offline in CI and must not wait on the network.
+    env = {**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"}
+    result = subprocess.run(
+        [str(binary), "lint", "--config", str(config), "--format", "json", str(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        raise LintError(f"redocly gave no report (exit {result.returncode}):\n{result.stderr}") from error
+    problems: list[Problem] = []
+    for raw in report["problems"]:
+        location = raw["location"][0]
+        start = location.get("start", {})
+        problems.append(
+            Problem(
+                rule=raw["ruleId"],
+                severity=raw["severity"],
+                message=raw["message"],
+                where=f"{spec}:{start.get('line', '?')}:{start.get('col', '?')}",
+                pointer=location["pointer"],
+            )
+        )
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codegen.lint", description=__doc__.split("\n\n")[0])
+    parser.add_argument("spec", nargs="?", type=Path, default=ROOT / "openapi.yaml")
+    args = parser.parse_args(argv)
+    try:
+        problems = lint(args.spec)
+    except LintError as error:
+        print(f"lint: {error}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{args.spec}: {len(problems)} problem(s); codegen/redocly.yaml lists the rules", file=sys.stderr)
+        return 1
+    print(f"{args.spec}: 0 errors, 0 warnings (Redocly, codegen/redocly.yaml)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
