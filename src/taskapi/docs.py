@@ -1,13 +1,19 @@
 """The published contract: openapi.yaml as shipped in the package, served as JSON and YAML, its
-documentation pages (Swagger UI, ReDoc), and the check that the app serves nothing else.
+documentation pages (Swagger UI, ReDoc) with their assets, and the check that the app serves nothing else.
 
 FastAPI's own OpenAPI generation is switched off (`openapi_url=None`): these routes serve the
-hand-written document, and the pages read it. Behind a path prefix (`taskapi serve --root-path /api`)
-the pages load the document and send Swagger UI's OAuth2 redirect under that prefix.
+hand-written document, and the pages read it. The pages work offline: their scripts, styles and favicon
+come from a pinned package (fastapi-offline, hashed in requirements.lock), served under /docs/assets/,
+and no external font is loaded.
+
+The served document never sends a browser or a generated client to another host: `servers` is relative
+(`/`, or the root path behind a prefix such as `taskapi serve --root-path /api`), and so are the OAuth2
+token URLs that Swagger UI's *Authorize* posts to.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from importlib.resources import files
@@ -15,12 +21,33 @@ from typing import Any
 
 import yaml
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+ASSETS = "/docs/assets"
 # Routes that serve the contract itself and its documentation; every other route must be an operation.
-DOCUMENTATION_ROUTES = frozenset({"/openapi.json", "/openapi.yaml", "/docs", "/docs/oauth2-redirect", "/redoc"})
+DOCUMENTATION_ROUTES = frozenset(
+    {"/openapi.json", "/openapi.yaml", "/docs", "/docs/oauth2-redirect", "/redoc", f"{ASSETS}/{{name}}"}
+)
+# The documentation pages' files in the fastapi-offline package, with their media types.
+_ASSET_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+    "favicon.png": "image/png",
+}
+# The assets change only with the package version (requirements.lock): let browsers keep them a day.
+_ASSET_CACHE = "public, max-age=86400"
+_SWAGGER_UI_PARAMETERS = {
+    "dom_id": "#swagger-ui",
+    "layout": "BaseLayout",
+    "deepLinking": True,
+    "displayOperationId": True,
+    # Swagger UI would send the spec to validator.swagger.io for a badge: never leave this host.
+    "validatorUrl": None,
+}
 
 
 @cache
@@ -31,16 +58,43 @@ def spec_bytes() -> bytes:
 
 @cache
 def spec_document() -> dict[str, Any]:
-    """openapi.yaml parsed; what GET /openapi.json serves."""
+    """openapi.yaml parsed."""
     document = yaml.safe_load(spec_bytes())
     if not isinstance(document, dict):
         raise TypeError("openapi.yaml is not a mapping")
     return document
 
 
+def served_document(root_path: str = "") -> dict[str, Any]:
+    """The document as served below `root_path`: the file's own when there is none; otherwise its server
+    and its absolute-path OAuth2 token URLs moved under the prefix."""
+    document = spec_document()
+    if not root_path:
+        return document
+    document = copy.deepcopy(document)
+    document["servers"] = [{"url": root_path, "description": "This server"}]
+    for scheme in document.get("components", {}).get("securitySchemes", {}).values():
+        for flow in scheme.get("flows", {}).values():
+            if str(flow.get("tokenUrl", "")).startswith("/"):
+                flow["tokenUrl"] = root_path + flow["tokenUrl"]
+    return document
+
+
 @cache
-def _spec_json() -> bytes:
-    return json.dumps(spec_document(), ensure_ascii=False, separators=(",", ":")).encode()
+def _spec_json(root_path: str) -> bytes:
+    return json.dumps(served_document(root_path), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@cache
+def _spec_yaml(root_path: str) -> bytes:
+    if not root_path:
+        return spec_bytes()
+    return yaml.safe_dump(served_document(root_path), sort_keys=False, allow_unicode=True).encode()
+
+
+@cache
+def _asset(name: str) -> bytes:
+    return (files("fastapi_offline") / "static" / name).read_bytes()
 
 
 def _root(request: Request) -> str:
@@ -48,28 +102,45 @@ def _root(request: Request) -> str:
 
 
 def documentation_routes() -> list[BaseRoute]:
-    """GET /openapi.json, /openapi.yaml, /docs (Swagger UI) and /redoc, all from openapi.yaml."""
+    """GET /openapi.json, /openapi.yaml, /docs (Swagger UI), /redoc and the pages' assets."""
     title = str(spec_document()["info"]["title"])
 
-    async def openapi_json(_request: Request) -> Response:
-        return Response(_spec_json(), media_type="application/json")
+    async def openapi_json(request: Request) -> Response:
+        return Response(_spec_json(_root(request)), media_type="application/json")
 
-    async def openapi_yaml(_request: Request) -> Response:
-        return Response(spec_bytes(), media_type="application/yaml")
+    async def openapi_yaml(request: Request) -> Response:
+        return Response(_spec_yaml(_root(request)), media_type="application/yaml")
 
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = _root(request)
         return get_swagger_ui_html(
             openapi_url=f"{root}/openapi.json",
             title=f"{title} - Swagger UI",
+            swagger_js_url=f"{root}{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSETS}/favicon.png",
             oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
+            swagger_ui_parameters=_SWAGGER_UI_PARAMETERS,
         )
 
     async def swagger_ui_redirect(_request: Request) -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
     async def redoc(request: Request) -> HTMLResponse:
-        return get_redoc_html(openapi_url=f"{_root(request)}/openapi.json", title=f"{title} - ReDoc")
+        root = _root(request)
+        return get_redoc_html(
+            openapi_url=f"{root}/openapi.json",
+            title=f"{title} - ReDoc",
+            redoc_js_url=f"{root}{ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _ASSET_TYPES:
+            raise HTTPException(status_code=404)  # rendered as problem+json, like the router's own 404
+        return Response(_asset(name), media_type=_ASSET_TYPES[name], headers={"Cache-Control": _ASSET_CACHE})
 
     return [
         Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -77,6 +148,7 @@ def documentation_routes() -> list[BaseRoute]:
         Route("/docs", swagger_ui, methods=["GET"]),
         Route("/docs/oauth2-redirect", swagger_ui_redirect, methods=["GET"]),
         Route("/redoc", redoc, methods=["GET"]),
+        Route(f"{ASSETS}/{{name}}", asset, methods=["GET"]),
     ]
 
 

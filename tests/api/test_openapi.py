@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -39,3 +40,48 @@ async def test_documentation_pages_read_the_served_spec(client: httpx.AsyncClien
     assert response.status_code == 200
     assert marker in response.text
     assert "/openapi.json" in response.text
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_documentation_pages_load_nothing_from_another_host(client: httpx.AsyncClient, page: str) -> None:
+    html = (await client.get(page)).text
+    assert "http://" not in html
+    assert "https://" not in html
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    assert assets, html
+    for asset in assets:
+        assert asset.startswith("/docs/assets/"), asset
+
+
+@pytest.mark.parametrize(
+    ("name", "media_type"),
+    [
+        ("swagger-ui-bundle.js", "text/javascript"),
+        ("swagger-ui.css", "text/css"),
+        ("redoc.standalone.js", "text/javascript"),
+        ("favicon.png", "image/png"),
+    ],
+)
+async def test_documentation_assets_are_served_from_the_package(
+    client: httpx.AsyncClient, name: str, media_type: str
+) -> None:
+    response = await client.get(f"/docs/assets/{name}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media_type)
+    assert response.headers["cache-control"] == "public, max-age=86400"
+    assert len(response.content) > 1000
+
+
+@pytest.mark.parametrize("name", ["index.html", "..%2F..%2Fcore.py", "consts.py", "swagger-ui-bundle.js.map"])
+async def test_only_the_documentation_assets_are_served(client: httpx.AsyncClient, name: str) -> None:
+    response = await client.get(f"/docs/assets/{name}")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_served_spec_sends_clients_to_the_host_that_serves_it(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    assert document["servers"] == [{"url": "/", "description": "This server"}]
+    assert document["components"]["securitySchemes"]["passwordGrant"]["flows"]["password"]["tokenUrl"] == (
+        "/auth/token"
+    )

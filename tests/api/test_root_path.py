@@ -3,14 +3,17 @@ and what points back at the API (`Location`, the documentation pages, problem `i
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import yaml
 from fastapi import FastAPI
 
 from tests.api.conftest import User
 from tests.api.problems import assert_problem
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.anyio
 
@@ -63,3 +66,21 @@ async def test_the_documentation_reads_the_spec_under_the_prefix(prefixed: httpx
     assert (await prefixed.get("/api/openapi.json")).json()["openapi"] == "3.1.0"
     if page == "/api/docs":
         assert "/api/docs/oauth2-redirect" in html
+    for asset in re.findall(r"""(?:src|href)=["']([^"']+)["']""", html):
+        assert asset.startswith("/api/docs/assets/"), asset
+        assert (await prefixed.get(asset)).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/openapi.json", "/api/openapi.yaml"])
+async def test_the_served_spec_points_below_the_prefix(prefixed: httpx.AsyncClient, path: str) -> None:
+    response = await prefixed.get(path)
+    document = response.json() if path.endswith(".json") else yaml.safe_load(response.content)
+    assert document["servers"] == [{"url": "/api", "description": "This server"}]
+    assert document["components"]["securitySchemes"]["passwordGrant"]["flows"]["password"]["tokenUrl"] == (
+        "/api/auth/token"
+    )
+    # Only those two moved: the rest is the file's.
+    original = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    original["servers"] = document["servers"]
+    original["components"]["securitySchemes"]["passwordGrant"]["flows"]["password"]["tokenUrl"] = "/api/auth/token"
+    assert document == original
