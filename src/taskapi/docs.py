@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from base64 import b64encode
 from functools import cache
+from hashlib import sha256
 from importlib.resources import files
 from typing import Any
 
@@ -48,6 +51,23 @@ _SWAGGER_UI_PARAMETERS = {
     # Swagger UI would send the spec to validator.swagger.io for a badge: never leave this host.
     "validatorUrl": None,
 }
+
+# The pages may load their own assets, the spec and nothing else: no CDN, font or image from another host
+# (ReDoc's sidebar links a logo on cdn.redoc.ly; the browser does not fetch it). Inline scripts are allowed
+# by hash; inline styles are how both UIs (React) style themselves; ReDoc's search runs in a blob: worker.
+_PAGE_POLICY = (
+    "default-src 'none'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+def _with_policy(page: HTMLResponse) -> HTMLResponse:
+    """The page with a Content-Security-Policy that admits exactly its own inline scripts."""
+    scripts = re.findall(rb"<script>(.*?)</script>", page.body, re.DOTALL)
+    hashes = " ".join(f"'sha256-{b64encode(sha256(script).digest()).decode()}'" for script in scripts)
+    page.headers["Content-Security-Policy"] = _PAGE_POLICY.format(scripts=hashes)
+    return page
 
 
 @cache
@@ -113,7 +133,7 @@ def documentation_routes() -> list[BaseRoute]:
 
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = _root(request)
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=f"{root}/openapi.json",
             title=f"{title} - Swagger UI",
             swagger_js_url=f"{root}{ASSETS}/swagger-ui-bundle.js",
@@ -122,19 +142,21 @@ def documentation_routes() -> list[BaseRoute]:
             oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
             swagger_ui_parameters=_SWAGGER_UI_PARAMETERS,
         )
+        return _with_policy(page)
 
     async def swagger_ui_redirect(_request: Request) -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _with_policy(get_swagger_ui_oauth2_redirect_html())
 
     async def redoc(request: Request) -> HTMLResponse:
         root = _root(request)
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=f"{root}/openapi.json",
             title=f"{title} - ReDoc",
             redoc_js_url=f"{root}{ASSETS}/redoc.standalone.js",
             redoc_favicon_url=f"{root}{ASSETS}/favicon.png",
             with_google_fonts=False,
         )
+        return _with_policy(page)
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]

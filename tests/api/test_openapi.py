@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 
@@ -85,3 +87,17 @@ async def test_the_served_spec_sends_clients_to_the_host_that_serves_it(client: 
     assert document["components"]["securitySchemes"]["passwordGrant"]["flows"]["password"]["tokenUrl"] == (
         "/auth/token"
     )
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/docs/oauth2-redirect"])
+async def test_documentation_pages_admit_only_their_own_scripts(client: httpx.AsyncClient, page: str) -> None:
+    response = await client.get(page)
+    policy = dict(
+        directive.strip().split(" ", 1) for directive in response.headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    assert policy["connect-src"] == policy["font-src"].removesuffix(" data:") == "'self'"
+    inline = re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL)
+    hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline]
+    assert policy["script-src"].split() == ["'self'", *hashes]
+    assert ("/docs" in page) == bool(inline)  # Swagger UI starts from an inline script; ReDoc does not
