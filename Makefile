@@ -21,7 +21,7 @@ JUNIT := build/junit
 # checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
-.PHONY: help install lock generate check lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
+.PHONY: help install lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,9 @@ check: $(STAMP) $(NPM_STAMP) ## validate and lint the spec, detect stale generat
 	$(PY) -m codegen --check
 	$(PY) -m taskapi.cli check-routes
 	$(MAKE) --no-print-directory lint typecheck
+
+breaking: $(STAMP) ## fail on breaking changes to openapi.yaml since BASE (a git ref; default: merge base with main)
+	$(PY) -m codegen.breaking --base "$(BASE)"
 
 lint-spec: $(STAMP) $(NPM_STAMP) ## lint openapi.yaml (Redocly, codegen/redocly.yaml): 0 errors, 0 warnings
 	$(PY) -m codegen.lint

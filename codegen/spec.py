@@ -302,9 +302,13 @@ def snake_case(name: str) -> str:
 
 def load(path: Path) -> Spec:
     """Parse the spec and collect its operations, failing on anything the generators cannot enforce."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_document(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+
+
+def load_document(document: Any, source: str) -> Spec:
+    """`load` of a document already parsed (e.g. an older revision read from git); `source` names it in errors."""
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):
-        raise SpecError(f"{path}: expected an OpenAPI 3.1 document")
+        raise SpecError(f"{source}: expected an OpenAPI 3.1 document")
     spec = Spec(document=document)
     resolver = _Resolver(document)
     schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
