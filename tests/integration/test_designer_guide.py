@@ -1,0 +1,131 @@
+"""The README's worked example ("Worked example: adding an operation"), replayed on a copy of the repository.
+
+The guide marks its steps with HTML comments that GitHub does not render:
+- `<!-- guide: edit PATH: insert before the line "LINE" -->` or `<!-- guide: edit PATH: new file -->`, then a
+  fenced block: the edit;
+- `<!-- guide: run -->` (every command succeeds) or `<!-- guide: run, fails -->` (all but the last succeed,
+  the last fails), then a fenced block of commands, run with bash in the copy;
+- `<!-- guide: output -->`, then a fenced block: every line of it appears in the output of the last command
+  run (`…` stands for anything).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+STEP = re.compile(r"<!-- guide: (?P<what>.+?) -->\n+```[a-z]*\n(?P<block>.*?)^```", re.MULTILINE | re.DOTALL)
+INSERT = re.compile(r'edit (?P<path>\S+): insert before the line "(?P<line>.*)"')
+NEW_FILE = re.compile(r"edit (?P<path>\S+): new file")
+
+
+@dataclass(frozen=True)
+class Step:
+    what: str
+    block: str
+
+
+def guide_steps() -> list[Step]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [Step(m["what"], m["block"]) for m in STEP.finditer(readme)]
+
+
+def copy_of_the_repository(target: Path) -> Path:
+    """The working tree's files (tracked and new, not ignored) in a fresh git repository whose one commit is
+    them, sharing this checkout's .venv and node_modules."""
+    target.mkdir()
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    for shared in (".venv", "node_modules"):
+        (target / shared).symlink_to(ROOT / shared)
+    # The shared installs are current: make must not rebuild them from the copy (the editable install
+    # would then point here). Their inputs are made older than any stamp.
+    for name in ("requirements.lock", "pyproject.toml", "package.json", "package-lock.json"):
+        os.utime(target / name, (0, 0))
+    git = ["git", "-c", "user.name=guide", "-c", "user.email=guide@example.invalid"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=target, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=target, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "before the guide"], cwd=target, check=True)
+    return target
+
+
+def edit(repo: Path, step: Step) -> None:
+    if (new := NEW_FILE.fullmatch(step.what)) is not None:
+        path = repo / new["path"]
+        assert not path.exists(), f"{new['path']} exists already"
+        path.write_text(step.block, encoding="utf-8")
+        return
+    insert = INSERT.fullmatch(step.what)
+    assert insert is not None, f"unknown edit: {step.what}"
+    path = repo / insert["path"]
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    anchor = insert["line"] + "\n"
+    assert lines.count(anchor) == 1, f"{insert['path']}: the line {insert['line']!r} is not there exactly once"
+    index = lines.index(anchor)
+    path.write_text("".join(lines[:index]) + step.block + "".join(lines[index:]), encoding="utf-8")
+
+
+def run(repo: Path, step: Step) -> str:
+    """Run the block's commands; return the output of the last one."""
+    commands = [line for line in step.block.splitlines() if line.strip() and not line.startswith("#")]
+    fails = step.what == "run, fails"
+    assert step.what in ("run", "run, fails"), f"unknown step: {step.what}"
+    # Run as a developer would, not as part of an outer make (whose flags and level would leak in).
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")},
+        "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{repo}",  # the copy's taskapi, not this checkout's
+        "PATH": f"{repo / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    }
+    output = ""
+    for number, command in enumerate(commands, start=1):
+        result = subprocess.run(["bash", "-c", command], cwd=repo, env=env, capture_output=True, text=True, check=False)
+        output = result.stdout + result.stderr
+        expected_to_fail = fails and number == len(commands)
+        assert (result.returncode != 0) == expected_to_fail, (
+            f"`{command}` exited {result.returncode} (expected {'failure' if expected_to_fail else 'success'}):\n"
+            f"{output[-4000:]}"
+        )
+    return output
+
+
+def check_output(step: Step, output: str) -> None:
+    for expected in step.block.splitlines():
+        pattern = ".*".join(re.escape(part) for part in expected.split("…"))
+        assert re.search(pattern, output), f"not in the output: {expected!r}\n--- output ---\n{output[-4000:]}"
+
+
+def test_the_guide_has_every_kind_of_step() -> None:
+    kinds = [re.split(r"[ ,]", step.what)[0] for step in guide_steps()]
+    assert set(kinds) == {"edit", "run", "output"}, kinds
+    assert kinds[0] == "edit"
+    assert kinds[-1] == "run"
+
+
+def test_the_worked_example_works_on_a_copy_of_the_repository(tmp_path: Path) -> None:
+    repo = copy_of_the_repository(tmp_path / "repo")
+    last_output: str | None = None
+    for step in guide_steps():
+        if step.what.startswith("edit "):
+            edit(repo, step)
+        elif step.what == "output":
+            assert last_output is not None, "an output step before any command"
+            check_output(step, last_output)
+        else:
+            last_output = run(repo, step)
+    # The copy now serves the new operation: its generated code has it.
+    assert "reopenTask" in (repo / "src" / "taskapi" / "generated" / "server.py").read_text(encoding="utf-8")
