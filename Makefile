@@ -17,11 +17,15 @@ SEED ?= 20261126
 MAX_EXAMPLES ?= 50
 PYTEST := $(PY) -m pytest
 JUNIT := build/junit
+# The docs pages' browser test drives Debian's chromium (installed here when missing, as root or with sudo).
+ENSURE_CHROMIUM = @command -v chromium >/dev/null || { echo "installing chromium (Debian package)"; \
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	|| sudo apt-get install -y -qq chromium; }
 # make test measures branch coverage of src/ and codegen/ over both legs; the floor (pyproject.toml) is
 # checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
-.PHONY: help install lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract contract run migrate clean
+.PHONY: help install lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract test-clients contract sdk run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +49,9 @@ lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml (needs the pa
 generate: $(STAMP) ## regenerate src/taskapi/generated/ from openapi.yaml
 	$(PY) -m codegen
 
+sdk: $(STAMP) $(NPM_STAMP) ## client SDKs from openapi.yaml into build/sdk/: Python package, TypeScript types
+	$(PY) -m codegen.sdk
+
 check: $(STAMP) $(NPM_STAMP) ## validate and lint the spec, detect stale generated code and undeclared routes, ruff, mypy
 	$(PY) -m openapi_spec_validator openapi.yaml
 	$(PY) -m codegen.lint
@@ -65,7 +72,8 @@ lint: $(STAMP) ## ruff (lint + format check)
 typecheck: $(STAMP) ## mypy --strict on src/, codegen/, tests/ and bench/
 	$(VENV)/bin/mypy
 
-test: $(STAMP) ## every suite on SQLite, then on PostgreSQL when a server answers; branch coverage
+test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, then on PostgreSQL when a server answers; branch coverage
+	$(ENSURE_CHROMIUM)
 	$(PYTEST) tests $(COVERAGE_ARGS) --junitxml=$(JUNIT)/sqlite.xml
 	@if why=$$($(PY) -m taskapi.testing.databases); then \
 		$(MAKE) --no-print-directory test-postgres PYTEST_ARGS="$(COVERAGE_ARGS) --cov-append"; \
@@ -95,6 +103,10 @@ test-api: $(STAMP) ## the app in-process over a real database
 
 test-contract: $(STAMP) ## live uvicorn: Schemathesis, ownership, concurrency
 	$(PYTEST) tests/contract --junitxml=$(JUNIT)/contract.xml
+
+test-clients: $(STAMP) $(NPM_STAMP) ## SDKs and docs in a browser against the live server
+	$(ENSURE_CHROMIUM)
+	$(PYTEST) tests/clients --junitxml=$(JUNIT)/clients.xml
 
 contract: $(STAMP) ## Schemathesis against BASE_URL (default: a fresh local server); SEED, MAX_EXAMPLES
 	$(PY) -m taskapi.testing.contract --base-url "$(BASE_URL)" --seed $(SEED) --max-examples $(MAX_EXAMPLES)
