@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from codegen.spec import Operation, Spec, SpecError, _Resolver, load_document
+from codegen.spec import Operation, Resolver, Spec, SpecError, load_document
 
 REQUEST, RESPONSE = "request", "response"
 # A schema change's verdict as (breaks requests, breaks responses).
@@ -143,7 +143,7 @@ def _major(version: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _deref(resolver: _Resolver, node: Any) -> tuple[dict[str, Any], str | None]:
+def _deref(resolver: Resolver, node: Any) -> tuple[dict[str, Any], str | None]:
     """An object with its `$ref` followed, and that reference. 3.1 lets keywords such as `default` sit
     beside a `$ref`; they apply on top of the target. `true`/`false` schemas become the objects they equal."""
     if isinstance(node, bool):
@@ -187,7 +187,7 @@ def _values(schema: dict[str, Any]) -> dict[str, Any] | None:
 class _Diff:
     def __init__(self, base: Spec, head: Spec) -> None:
         self.base, self.head = base, head
-        self.old, self.new = _Resolver(base.document), _Resolver(head.document)
+        self.old, self.new = Resolver(base.document), Resolver(head.document)
         self.changes: list[Change] = []
 
     def emit(self, pointer: str, message: str, breaking: bool) -> None:
@@ -484,7 +484,7 @@ def _raw(spec: Spec, op: Operation) -> dict[str, Any]:
 def _parameter_places(spec: Spec, op: Operation) -> dict[str, tuple[str, dict[str, Any], str]]:
     """Each parameter by name: its pointer where the operation (or its path item) lists it, the resolved
     object, and the pointer where it is defined (a component when listed by `$ref`)."""
-    resolver = _Resolver(spec.document)
+    resolver = Resolver(spec.document)
     item = spec.document["paths"][op.path]
     item_pointer = f"/paths/{escape(op.path)}"
     places: dict[str, tuple[str, dict[str, Any], str]] = {}

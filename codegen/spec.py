@@ -209,14 +209,14 @@ class Spec:
         headers: dict[str, str] = {}
         for response in _all_responses(self.document):
             for name, node in response.get("headers", {}).items():
-                header = _Resolver(self.document).resolve(node)
+                header = Resolver(self.document).resolve(node)
                 if header.get(MIDDLEWARE_EXTENSION):
                     headers[name] = str(header.get("schema", {}).get("pattern", ".*"))
         return dict(sorted(headers.items()))
 
     def response_shapes(self) -> list[Shape]:
         """A shape for every schema a 2xx response body is, or holds, in the order they can be defined."""
-        resolver = _Resolver(self.document)
+        resolver = Resolver(self.document)
         shapes: dict[str, Shape | None] = {}
 
         def visit(name: str) -> str:
@@ -310,7 +310,7 @@ def load_document(document: Any, source: str) -> Spec:
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):
         raise SpecError(f"{source}: expected an OpenAPI 3.1 document")
     spec = Spec(document=document)
-    resolver = _Resolver(document)
+    resolver = Resolver(document)
     schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
     nested = {ref.rsplit("/", 1)[1] for ref in _refs(schemas)}
     schemes = _bearer_schemes(document)
@@ -362,7 +362,7 @@ def _security(raw: dict[str, Any], default: list[dict[str, Any]], schemes: set[s
 
 
 def _all_responses(document: dict[str, Any]) -> list[dict[str, Any]]:
-    resolver = _Resolver(document)
+    resolver = Resolver(document)
     found = [resolver.resolve(r) for r in document.get("components", {}).get("responses", {}).values()]
     for item in document.get("paths", {}).values():
         for method in HTTP_METHODS:
@@ -380,7 +380,9 @@ def _refs(node: Any) -> list[str]:
     return []
 
 
-class _Resolver:
+class Resolver:
+    """Follows a document's local `$ref`s (`#/components/...`); other references are refused."""
+
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
 
@@ -403,7 +405,7 @@ class _Resolver:
         return ref.rsplit("/", 1)[1]
 
 
-def _check_schema(schema: Any, where: str, resolver: _Resolver, *, body_top: bool = False) -> None:
+def _check_schema(schema: Any, where: str, resolver: Resolver, *, body_top: bool = False) -> None:
     if isinstance(schema, bool):
         return
     if not isinstance(schema, dict):
@@ -430,7 +432,7 @@ def _operation(
     method: str,
     raw: dict[str, Any],
     shared: list[dict[str, Any]],
-    resolver: _Resolver,
+    resolver: Resolver,
     security: tuple[str, ...],
 ) -> Operation:
     operation_id = raw.get("operationId")
@@ -499,14 +501,14 @@ def _operation(
     )
 
 
-def _check_form(schema: dict[str, Any], where: str, resolver: _Resolver) -> None:
+def _check_form(schema: dict[str, Any], where: str, resolver: Resolver) -> None:
     # Form fields are text: only string properties arrive as what the schema says.
     for name, prop in schema.get("properties", {}).items():
         if resolver.resolve(prop).get("type") != "string":
             raise SpecError(f"{where}: form field {name} must be a string")
 
 
-def _parameter(param: dict[str, Any], where: str, resolver: _Resolver) -> Parameter:
+def _parameter(param: dict[str, Any], where: str, resolver: Resolver) -> Parameter:
     name, location = param["name"], param["in"]
     if location not in ("path", "query", "header"):
         raise SpecError(f"{where}: parameter {name} is in {location}; only path, query and header are supported")
@@ -526,7 +528,7 @@ def _parameter(param: dict[str, Any], where: str, resolver: _Resolver) -> Parame
     )
 
 
-def _success(status: int, response: dict[str, Any], where: str, resolver: _Resolver) -> SuccessResponse:
+def _success(status: int, response: dict[str, Any], where: str, resolver: Resolver) -> SuccessResponse:
     content = response.get("content", {})
     body_model: str | None = None
     media_type: str | None = None
