@@ -84,6 +84,7 @@ def _server(spec: Spec, tmp: Path, root: Path) -> str:
         schemes=sorted({name for op in spec.operations for name in op.security}),
         FORM=FORM,
         middleware_headers=spec.middleware_headers,
+        limits=spec.limits,
         shapes=spec.response_shapes(),
     )
     target = tmp / "server.py"

@@ -38,8 +38,8 @@ class Problem:
 
 
 def lint(spec: Path, *, config: Path = CONFIG, redocly: Path | None = None) -> list[Problem]:
-    """Every problem Redocly finds in `spec` under `config`, ignored ones (the ignore file beside the
-    config) left out."""
+    """Every problem Redocly finds in `spec` under `config` (an ignore file beside the config, if one is
+    ever added, is honoured: Redocly leaves those problems out)."""
     binary = redocly or ROOT / "node_modules" / ".bin" / "redocly"
     if not binary.exists():
         raise LintError(f"{binary} is missing: run `make lint-spec` (it installs the npm tools with npm ci)")

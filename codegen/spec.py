@@ -58,6 +58,10 @@ JSON = "application/json"
 # A response header component marked with this is set by middleware on every response (see MIDDLEWARE_HEADERS).
 MIDDLEWARE_EXTENSION = "x-taskapi-middleware"
 FORM = "application/x-www-form-urlencoded"
+# The server-wide limits (bytes): top-level `x-taskapi-limits`, each with the status that answers it and
+# the operations that must declare that status.
+LIMITS_EXTENSION = "x-taskapi-limits"
+LIMIT_STATUSES = {"max-body-bytes": 413, "max-header-bytes": 431, "max-url-bytes": 414}
 
 
 class SpecError(Exception):
@@ -183,6 +187,8 @@ class Spec:
 
     document: dict[str, Any]
     operations: list[Operation] = field(default_factory=list)
+    limits: dict[str, int] = field(default_factory=dict)
+    """`x-taskapi-limits`, by Python name (`max_body_bytes`): what the server accepts at most."""
 
     @property
     def tags(self) -> list[str]:
@@ -327,10 +333,32 @@ def load_document(document: Any, source: str) -> Spec:
                 raise SpecError(f"operationId {op.operation_id} is used twice")
             seen_ids.add(op.operation_id)
             spec.operations.append(op)
+    spec.limits = _limits(document, spec.operations)
     bodies = {op.body_model for op in spec.operations}
     for name, schema in schemas.items():
         _check_schema(schema, f"components.schemas.{name}", resolver, body_top=name in bodies and name not in nested)
     return spec
+
+
+def _limits(document: dict[str, Any], operations: list[Operation]) -> dict[str, int]:
+    """`x-taskapi-limits`, checked: known names, positive integers, and every operation the limit can
+    refuse declares the status that refuses it (a body limit only applies to operations with a body)."""
+    declared = document.get(LIMITS_EXTENSION, {})
+    if not isinstance(declared, dict):
+        raise SpecError(f"{LIMITS_EXTENSION} must be a mapping of {', '.join(LIMIT_STATUSES)}")
+    limits: dict[str, int] = {}
+    for name, value in declared.items():
+        if name not in LIMIT_STATUSES:
+            raise SpecError(f"{LIMITS_EXTENSION}.{name}: unknown limit (known: {', '.join(LIMIT_STATUSES)})")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise SpecError(f"{LIMITS_EXTENSION}.{name}: must be a positive integer")
+        status = LIMIT_STATUSES[name]
+        for op in operations:
+            applies = name != "max-body-bytes" or op.body_model is not None
+            if applies and status not in op.error_statuses:
+                raise SpecError(f"{op.operation_id}: {LIMITS_EXTENSION}.{name} is refused with {status}: declare it")
+        limits[snake_case(name)] = value
+    return limits
 
 
 def _bearer_schemes(document: dict[str, Any]) -> set[str]:

@@ -115,11 +115,10 @@ CASES: list[tuple[str, Mutation, str, str]] = [
 
 
 def _copy(tmp_path: Path, mutate: Mutation | None = None) -> Path:
-    """openapi.yaml (mutated) in a tree shaped like the repository's, so that the config and its ignore
-    file apply exactly as they do to the real spec."""
+    """openapi.yaml (mutated) in a tree shaped like the repository's, linted with the config as the real
+    spec is."""
     (tmp_path / "codegen").mkdir()
-    for name in ("redocly.yaml", ".redocly.lint-ignore.yaml"):
-        shutil.copy(ROOT / "codegen" / name, tmp_path / "codegen" / name)
+    shutil.copy(ROOT / "codegen" / "redocly.yaml", tmp_path / "codegen" / "redocly.yaml")
     document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
     if mutate is not None:
         mutate(document)
@@ -148,10 +147,13 @@ def test_a_rule_fires_where_the_spec_breaks_it(
 
 
 def test_a_warning_fails_the_lint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # Redocly itself exits 0 on warnings; the lint does not. A second healthz operation without a 4xx
-    # is a warning (operation-4xx-response) that the ignore file does not cover.
+    # Redocly itself exits 0 on warnings; the lint does not. An operation without a 4xx response is a
+    # warning (operation-4xx-response).
     def warning(doc: dict[str, Any]) -> None:
-        doc["paths"]["/livez"] = {"get": {**doc["paths"]["/healthz"]["get"], "operationId": "getLiveness"}}
+        health = doc["paths"]["/healthz"]["get"]
+        doc["paths"]["/livez"] = {
+            "get": {**health, "operationId": "getLiveness", "responses": {"200": health["responses"]["200"]}}
+        }
 
     spec = _copy(tmp_path, warning)
     problems = lint(spec, config=tmp_path / "codegen" / "redocly.yaml")

@@ -100,3 +100,32 @@ def test_generated_code_imports_only_the_standard_library_starlette_pydantic_and
                 continue
             for module in modules:
                 assert any(module == ok or module.startswith(f"{ok}.") for ok in allowed), f"{path.name}: {module}"
+
+
+def test_the_limits_come_from_the_spec() -> None:
+    assert load(ROOT / "openapi.yaml").limits == {
+        "max_body_bytes": 65536,
+        "max_header_bytes": 16384,
+        "max_url_bytes": 8192,
+    }
+
+
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        (lambda doc: doc["x-taskapi-limits"].update({"max-cookies": 3}), "max-cookies: unknown limit"),
+        (lambda doc: doc["x-taskapi-limits"].update({"max-url-bytes": 0}), "max-url-bytes: must be a positive"),
+        (lambda doc: doc["x-taskapi-limits"].update({"max-url-bytes": True}), "max-url-bytes: must be a positive"),
+        (
+            lambda doc: doc["paths"]["/healthz"]["get"]["responses"].pop("431"),
+            "getHealth: x-taskapi-limits.max-header-bytes is refused with 431: declare it",
+        ),
+        (
+            lambda doc: doc["paths"]["/users"]["post"]["responses"].pop("413"),
+            "createUser: x-taskapi-limits.max-body-bytes is refused with 413: declare it",
+        ),
+    ],
+)
+def test_limits_are_checked(tmp_path: Path, mutation: Any, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        load(_spec(tmp_path, mutation))

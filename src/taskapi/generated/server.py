@@ -292,6 +292,19 @@ MIDDLEWARE_HEADERS: dict[str, str] = {
 """Response headers the spec marks `x-taskapi-middleware`, with the pattern their values must match."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    """What the server accepts at most, in bytes (`x-taskapi-limits`); past them: 413, 431, 414."""
+
+    max_body_bytes: int = 65536
+    max_header_bytes: int = 16384
+    max_url_bytes: int = 8192
+
+
+LIMITS = Limits()
+"""The spec's limits: the defaults of the deployment's settings."""
+
+
 OPERATIONS: tuple[runtime.OperationInfo, ...] = (
     runtime.OperationInfo("listTasks", "GET", "/tasks", "tasks", "list_tasks"),
     runtime.OperationInfo("createTask", "POST", "/tasks", "tasks", "create_task"),
