@@ -15,12 +15,16 @@ PORT ?= 8000
 BASE_URL ?=
 SEED ?= 20261126
 MAX_EXAMPLES ?= 50
+REPORT_DIR ?= build/contract
 PYTEST := $(PY) -m pytest
 JUNIT := build/junit
-# The docs pages' browser test drives Debian's chromium (installed here when missing, as root or with sudo).
-ENSURE_CHROMIUM = @command -v chromium >/dev/null || { echo "installing chromium (Debian package)"; \
-	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
-	|| sudo apt-get install -y -qq chromium; }
+# The docs pages' browser test drives Debian's chromium: installed here when missing, as root or with
+# password-less sudo; otherwise make stops and says what to install.
+CHROMIUM_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+ENSURE_CHROMIUM = @test -x /usr/bin/chromium || { echo "installing chromium (Debian package)"; \
+	if [ "$$(id -u)" = 0 ]; then ($(CHROMIUM_INSTALL)) >/dev/null; \
+	elif sudo -n true 2>/dev/null; then sudo -n sh -c '$(CHROMIUM_INSTALL)' >/dev/null; \
+	else echo "the browser test needs /usr/bin/chromium: run  sudo apt-get install chromium" >&2; exit 1; fi; }
 # make test measures branch coverage of src/ and codegen/ over both legs; the floor (pyproject.toml) is
 # checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
@@ -88,14 +92,14 @@ test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, then on PostgreSQL when a 
 	fi
 	$(PY) -m coverage xml -q -o build/coverage.xml
 
-test-postgres: $(STAMP) ## integration, api and contract suites on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
+test-postgres: $(STAMP) $(NPM_STAMP) ## integration, api and contract suites on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
 	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/integration tests/api tests/contract $(PYTEST_ARGS) \
 		--junitxml=$(JUNIT)/postgresql.xml
 
 test-unit: $(STAMP) ## unit tests (no I/O)
 	$(PYTEST) tests/unit --junitxml=$(JUNIT)/unit.xml
 
-test-integration: $(STAMP) ## storage, migrations and codegen against real databases and files
+test-integration: $(STAMP) $(NPM_STAMP) ## storage, migrations and codegen against real databases and files
 	$(PYTEST) tests/integration --junitxml=$(JUNIT)/integration.xml
 
 test-api: $(STAMP) ## the app in-process over a real database
@@ -108,8 +112,9 @@ test-clients: $(STAMP) $(NPM_STAMP) ## SDKs and docs in a browser against the li
 	$(ENSURE_CHROMIUM)
 	$(PYTEST) tests/clients --junitxml=$(JUNIT)/clients.xml
 
-contract: $(STAMP) ## Schemathesis against BASE_URL (default: a fresh local server); SEED, MAX_EXAMPLES
-	$(PY) -m taskapi.testing.contract --base-url "$(BASE_URL)" --seed $(SEED) --max-examples $(MAX_EXAMPLES)
+contract: $(STAMP) ## Schemathesis against BASE_URL (default: a fresh local server); SEED, MAX_EXAMPLES, REPORT_DIR
+	$(PY) -m taskapi.testing.contract --base-url "$(BASE_URL)" --seed $(SEED) --max-examples $(MAX_EXAMPLES) \
+		--report-dir "$(REPORT_DIR)"
 
 bench: $(STAMP) ## benchmark vs the tutorial peer and the raw-ASGI limit (installs wrk); build/bench/
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from codegen.spec import Operation, Resolver, Spec, SpecError, load_document
+from codegen.spec import LIMITS_EXTENSION, Operation, Parameter, Resolver, Spec, SpecError, load_document
 
 REQUEST, RESPONSE = "request", "response"
 # A schema change's verdict as (breaks requests, breaks responses).
@@ -212,6 +212,27 @@ class _Diff:
             elif op.path in old_paths:
                 self.emit(_pointer(op), f"operation added: {op.method} {op.path} ({op.operation_id})", False)
         self.security_schemes()
+        self.servers()
+        self.limits()
+
+    def servers(self) -> None:
+        """A server URL clients were given that is gone: every request to it now fails."""
+        old = [str(server.get("url")) for server in self.base.document.get("servers", [{"url": "/"}])]
+        new = [str(server.get("url")) for server in self.head.document.get("servers", [{"url": "/"}])]
+        for url in (url for url in old if url not in new):
+            self.emit("/servers", f"server {url} removed: clients configured with it reach nothing", True)
+        for url in (url for url in new if url not in old):
+            self.emit("/servers", f"server {url} added", False)
+
+    def limits(self) -> None:
+        """`x-taskapi-limits`: a lower limit refuses requests (413, 414, 431) that were accepted."""
+        for name in dict.fromkeys([*self.base.limits, *self.head.limits]):
+            before, after = self.base.limits.get(name), self.head.limits.get(name)
+            if before == after:
+                continue
+            pointer = f"/{LIMITS_EXTENSION}/{name.replace('_', '-')}"
+            lowered = after is not None and (before is None or after < before)
+            self.emit(pointer, f"limit {name.replace('_', '-')} changed from {before} to {after}", lowered)
 
     def operation(self, old: Operation, new: Operation) -> None:
         pointer = _pointer(new)
@@ -255,17 +276,17 @@ class _Diff:
 
     def parameters(self, old: Operation, new: Operation) -> None:
         old_places, new_places = _parameter_places(self.base, old), _parameter_places(self.head, new)
-        new_params = {param.name: param for param in new.parameters}
+        new_params = {_parameter_key(param): param for param in new.parameters}
         for param in old.parameters:
-            if param.name not in new_params:
+            if _parameter_key(param) not in new_params:
                 # The runtime parses only declared parameters and ignores the rest: the request still
                 # succeeds, but the value the client sends (a filter, a page size) is silently dropped.
                 message = f"{param.location} parameter {param.name} removed: clients sending it are now ignored"
                 self.emit(old_places[param.name][0], message, True)
-        old_params = {param.name: param for param in old.parameters}
+        old_params = {_parameter_key(param): param for param in old.parameters}
         for param in new.parameters:
             pointer, raw, at = new_places[param.name]
-            before = old_params.get(param.name)
+            before = old_params.get(_parameter_key(param))
             if before is None:
                 kind = "required" if param.required else "optional"
                 self.emit(pointer, f"{kind} {param.location} parameter {param.name} added", param.required)
@@ -277,7 +298,7 @@ class _Diff:
             if before.required != param.required:
                 state = "now required" if param.required else "now optional"
                 self.emit(pointer + "/required", f"parameter {param.name} {state}", param.required)
-            if bool(old_places[param.name][1].get("deprecated")) != bool(raw.get("deprecated")):
+            if bool(old_places[before.name][1].get("deprecated")) != bool(raw.get("deprecated")):
                 state = "deprecated" if raw.get("deprecated") else "no longer deprecated"
                 self.emit(pointer + "/deprecated", f"parameter {param.name} {state}", False)
             self.schema(before.schema, param.schema, _Place(pointer + "/schema", at + "/schema", REQUEST))
@@ -381,6 +402,11 @@ class _Diff:
             breaking = verdict[0] if place.direction == REQUEST else verdict[1]
             defined = f" (defined at {here.at})" if here.at != here.pointer else ""
             self.emit(here.pointer, f"{place.direction}: {message}{defined}", breaking)
+
+        renamed = _model_name(old_ref, old), _model_name(new_ref, new)
+        if None not in renamed and renamed[0] != renamed[1]:
+            # SDK generators name a class after an object schema's component (taskapi_client.models.TaskCreate).
+            say(f"model {renamed[0]} renamed to {renamed[1]} (SDK class names follow it)", BOTH)
 
         _keywords(old, new, say)
         self.properties(old, new, place, say, stack)
@@ -502,6 +528,18 @@ def _undocumented(node: Any) -> Any:
     return node
 
 
+def _model_name(ref: str | None, schema: dict[str, Any]) -> str | None:
+    """The component name of an object schema reached through `ref` (what SDKs name a class after)."""
+    if not ref or not ref.startswith("#/components/schemas/"):
+        return None
+    return ref.rsplit("/", 1)[1] if schema.get("type") == "object" or "properties" in schema else None
+
+
+def _parameter_key(param: Parameter) -> str:
+    """A parameter's identity across revisions: header names are case-insensitive (RFC 9110)."""
+    return param.name.lower() if param.location == "header" else param.name
+
+
 class GitError(Exception):
     """git could not produce the base revision of the spec."""
 
@@ -515,7 +553,8 @@ def _git(cwd: Path, *args: str) -> str:
 
 def _base_from_git(spec: Path, ref: str) -> tuple[str, str]:
     """The spec's text at `ref` and what that revision is. Without a ref: the merge base of HEAD and
-    main, else of origin/main (a CI clone), else HEAD itself (only uncommitted edits are compared)."""
+    main, else of origin/main (a CI clone); with neither, no guess (comparing with HEAD would pass every
+    committed change): the caller must name the base."""
     cwd = spec.resolve().parent
     described = ref
     if not ref:
@@ -527,7 +566,7 @@ def _base_from_git(spec: Path, ref: str) -> tuple[str, str]:
             except GitError:
                 continue
         else:
-            ref, described = "HEAD", "HEAD (no main or origin/main to take a merge base with; pass --base REF)"
+            raise GitError("no main or origin/main to take a merge base with: pass BASE=<ref> (--base REF)")
     commit = _git(cwd, "rev-parse", "--short", f"{ref}^{{commit}}").strip()
     return _git(cwd, "show", f"{commit}:./{spec.name}"), f"{spec.name} at {described} ({commit})"
 

@@ -8,6 +8,7 @@ of producing a server that accepts more than the contract allows.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,13 +56,24 @@ BODY_ONLY_KEYWORDS = frozenset({"minProperties", "maxProperties"})
 
 PARAMETER_TYPES = frozenset({"integer", "number", "string", "boolean"})
 JSON = "application/json"
-# A response header component marked with this is set by middleware on every response (see MIDDLEWARE_HEADERS).
+# A response header component marked with this is set outside the handler (request ids on every response,
+# the RateLimit fields on the responses of rate-limited operations), so it is no field of the handler's
+# response type. MIDDLEWARE_HEADERS lists them with their patterns.
 MIDDLEWARE_EXTENSION = "x-taskapi-middleware"
 FORM = "application/x-www-form-urlencoded"
 # The server-wide limits (bytes): top-level `x-taskapi-limits`, each with the status that answers it and
 # the operations that must declare that status.
 LIMITS_EXTENSION = "x-taskapi-limits"
 LIMIT_STATUSES = {"max-body-bytes": 413, "max-header-bytes": 431, "max-url-bytes": 414}
+# Rate limits: top-level `x-taskapi-rate-limit-policies` (name -> default limit in the `limits` notation,
+# `20/minute`), and per operation `x-taskapi-rate-limits`, the policies it applies and what each counts by.
+RATE_LIMIT_POLICIES_EXTENSION = "x-taskapi-rate-limit-policies"
+RATE_LIMITS_EXTENSION = "x-taskapi-rate-limits"
+# A policy's name goes into the RateLimit fields as a structured-field string: keep it plain.
+_POLICY_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
+# The statuses a limited operation answers besides its own: 429 over the limit, 503 when the limiter's
+# store is unreachable and the deployment fails closed.
+RATE_LIMIT_STATUSES = (429, 503)
 
 
 class SpecError(Exception):
@@ -146,6 +158,24 @@ class Shape:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """One policy an operation applies, and what it counts by: `client` (the client's address), `user`
+    (the authenticated caller) or `body.<property>` (a required string property of the body)."""
+
+    policy: str
+    key: str
+
+    @property
+    def stage(self) -> str:
+        """When the glue can count it: `client` first, `user` after authentication, `body` after validation."""
+        return self.key.split(".", 1)[0]
+
+    @property
+    def body_property(self) -> str | None:
+        return self.key.split(".", 1)[1] if self.stage == "body" else None
+
+
+@dataclass(frozen=True)
 class Operation:
     """One operation of the spec, as the glue generator sees it."""
 
@@ -162,6 +192,11 @@ class Operation:
     body_max_properties: int | None
     responses: tuple[SuccessResponse, ...]
     error_statuses: tuple[int, ...]
+    rate_limits: tuple[RateLimit, ...] = ()
+
+    def rate_limits_at(self, stage: str) -> tuple[RateLimit, ...]:
+        """The policies counted at one stage of the glue (`client`, `user` or `body`)."""
+        return tuple(limit for limit in self.rate_limits if limit.stage == stage)
 
     @property
     def python_name(self) -> str:
@@ -189,6 +224,13 @@ class Spec:
     operations: list[Operation] = field(default_factory=list)
     limits: dict[str, int] = field(default_factory=dict)
     """`x-taskapi-limits`, by Python name (`max_body_bytes`): what the server accepts at most."""
+    rate_limit_policies: dict[str, str] = field(default_factory=dict)
+    """`x-taskapi-rate-limit-policies`: each policy's default limit, in the `limits` notation."""
+
+    @property
+    def rate_limited(self) -> bool:
+        """Whether any operation applies a rate limit (the glue then needs a limiter)."""
+        return any(op.rate_limits for op in self.operations)
 
     @property
     def tags(self) -> list[str]:
@@ -334,6 +376,8 @@ def load_document(document: Any, source: str) -> Spec:
             seen_ids.add(op.operation_id)
             spec.operations.append(op)
     spec.limits = _limits(document, spec.operations)
+    spec.rate_limit_policies = _rate_limit_policies(document)
+    spec.operations = [_with_rate_limits(op, document, spec.rate_limit_policies, resolver) for op in spec.operations]
     bodies = {op.body_model for op in spec.operations}
     for name, schema in schemas.items():
         _check_schema(schema, f"components.schemas.{name}", resolver, body_top=name in bodies and name not in nested)
@@ -359,6 +403,69 @@ def _limits(document: dict[str, Any], operations: list[Operation]) -> dict[str, 
                 raise SpecError(f"{op.operation_id}: {LIMITS_EXTENSION}.{name} is refused with {status}: declare it")
         limits[snake_case(name)] = value
     return limits
+
+
+def _rate_limit_policies(document: dict[str, Any]) -> dict[str, str]:
+    """`x-taskapi-rate-limit-policies`, checked: plain names, each with one limit that `limits` parses."""
+    from limits import parse_many  # the notation is the one the server's limiter reads
+
+    declared = document.get(RATE_LIMIT_POLICIES_EXTENSION, {})
+    if not isinstance(declared, dict):
+        raise SpecError(f"{RATE_LIMIT_POLICIES_EXTENSION} must map policy names to limits such as 20/minute")
+    for name, value in declared.items():
+        where = f"{RATE_LIMIT_POLICIES_EXTENSION}.{name}"
+        if not isinstance(name, str) or not _POLICY_NAME.fullmatch(name):
+            raise SpecError(f"{where}: a policy name is lowercase letters, digits and -, starting with a letter")
+        try:
+            parsed = parse_many(value) if isinstance(value, str) else []
+        except ValueError:
+            parsed = []
+        if len(parsed) != 1:
+            raise SpecError(f"{where}: {value!r} is not one limit such as 20/minute or 3 per 2 seconds")
+    return {str(name): str(value) for name, value in declared.items()}
+
+
+def _with_rate_limits(
+    op: Operation, document: dict[str, Any], policies: dict[str, str], resolver: Resolver
+) -> Operation:
+    """The operation with its `x-taskapi-rate-limits`, checked: known policies, each once, keys the glue
+    can know (`user` only when authenticated, `body.<p>` only for a required string property of the
+    body), and the statuses a limited operation answers declared."""
+    raw = document["paths"][op.path][op.method.lower()]
+    declared = raw.get(RATE_LIMITS_EXTENSION, [])
+    where = f"{op.operation_id}: {RATE_LIMITS_EXTENSION}"
+    if not isinstance(declared, list):
+        raise SpecError(f"{where} must be a list of {{policy, key}}")
+    limits: list[RateLimit] = []
+    for item in declared:
+        if not isinstance(item, dict) or set(item) != {"policy", "key"}:
+            raise SpecError(f"{where}: each item has exactly a policy and a key, not {item!r}")
+        limit = RateLimit(policy=str(item["policy"]), key=str(item["key"]))
+        if limit.policy not in policies:
+            raise SpecError(f"{where}: unknown policy {limit.policy} (declared: {', '.join(policies) or 'none'})")
+        if any(other.policy == limit.policy for other in limits):
+            raise SpecError(f"{where}: policy {limit.policy} is applied twice")
+        if limit.key not in ("client", "user") and limit.body_property is None:
+            raise SpecError(f"{where}: unknown key {limit.key} (client, user or body.<property>)")
+        if limit.key == "user" and not op.secured:
+            raise SpecError(f"{where}: policy {limit.policy} is keyed by user, but the operation is public")
+        if limit.body_property is not None:
+            _check_body_key(op, limit, document, resolver, where)
+        limits.append(limit)
+    for status in RATE_LIMIT_STATUSES if limits else ():
+        if status not in op.error_statuses:
+            raise SpecError(f"{where}: a rate-limited operation answers {status}: declare it")
+    return dataclasses.replace(op, rate_limits=tuple(limits))
+
+
+def _check_body_key(op: Operation, limit: RateLimit, document: dict[str, Any], resolver: Resolver, where: str) -> None:
+    name = limit.body_property
+    if op.body_model is None:
+        raise SpecError(f"{where}: policy {limit.policy} is keyed by {limit.key}, but the operation has no body")
+    body = resolver.resolve({"$ref": f"#/components/schemas/{op.body_model}"})
+    prop = body.get("properties", {}).get(name)
+    if name not in body.get("required", []) or prop is None or resolver.resolve(prop).get("type") != "string":
+        raise SpecError(f"{where}: {limit.key} must be a required string property of {op.body_model}")
 
 
 def _bearer_schemes(document: dict[str, Any]) -> set[str]:
@@ -421,7 +528,10 @@ class Resolver:
                 raise SpecError(f"only local references are supported, not {ref!r}")
             target: Any = self.document
             for part in ref[2:].split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
+                key = part.replace("~1", "/").replace("~0", "~")
+                if not isinstance(target, dict) or key not in target:
+                    raise SpecError(f"unresolvable reference {ref!r}")
+                target = target[key]
             node = target
         return node
 

@@ -53,8 +53,9 @@ _SWAGGER_UI_PARAMETERS = {
 }
 
 # The pages may load their own assets, the spec and nothing else: no CDN, font or image from another host
-# (ReDoc's sidebar links a logo on cdn.redoc.ly; the browser does not fetch it). Inline scripts are allowed
-# by hash; inline styles are how both UIs (React) style themselves; ReDoc's search runs in a blob: worker.
+# (ReDoc's sidebar shows a logo from cdn.redoc.ly: the policy refuses it, and ReDoc hides the image).
+# Inline scripts are allowed by hash; inline styles are how both UIs (React) style themselves; ReDoc's
+# search runs in a blob: worker.
 _PAGE_POLICY = (
     "default-src 'none'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "font-src 'self' data:; connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; "

@@ -105,19 +105,37 @@ def test_a_branch_is_compared_with_its_merge_base_not_with_mains_tip(repo: Path)
     assert gate(repo, "--base", "main").returncode == 1
 
 
-def test_without_main_it_compares_with_head_and_says_so(tmp_path: Path) -> None:
+def test_without_main_it_refuses_to_guess_the_base(tmp_path: Path) -> None:
+    # Comparing with HEAD instead would pass every committed breaking change.
     git(tmp_path, "init", "-q", "-b", "trunk")
     shutil.copy(ROOT / "openapi.yaml", tmp_path / "openapi.yaml")
     git(tmp_path, "add", "openapi.yaml")
     git(tmp_path, "commit", "-q", "-m", "base")
-    git(tmp_path, "checkout", "-q", "--detach")  # as a CI checkout of one commit
     edit(tmp_path, remove_delete_task)
+    git(tmp_path, "commit", "-q", "-am", "a breaking change, committed")
     result = gate(tmp_path)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "at HEAD (no main or origin/main to take a merge base with; pass --base REF)" in result.stdout
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no main or origin/main to take a merge base with: pass BASE=<ref>" in result.stderr
+    assert gate(tmp_path, "--base", "HEAD~1").returncode == 1
 
 
 def test_an_unknown_base_exits_2(repo: Path) -> None:
     result = gate(repo, "--base", "no-such-ref")
     assert result.returncode == 2
     assert result.stderr.startswith("codegen.breaking: git rev-parse")
+
+
+@pytest.mark.parametrize(("value", "status"), [(1024, 1), (1 << 20, 0)])
+def test_a_lower_server_limit_breaks_a_higher_one_does_not(repo: Path, value: int, status: int) -> None:
+    edit(repo, lambda document: document["x-taskapi-limits"].update({"max-body-bytes": value}))
+    result = gate(repo, "--base", "HEAD")
+    assert result.returncode == status, result.stdout + result.stderr
+    change = f"/x-taskapi-limits/max-body-bytes\n      limit max-body-bytes changed from 65536 to {value}"
+    assert change in result.stdout
+
+
+def test_a_dangling_reference_is_an_unreadable_spec(repo: Path) -> None:
+    edit(repo, lambda document: document["paths"]["/healthz"]["get"]["responses"].update({"418": {"$ref": "#/x"}}))
+    result = gate(repo, "--base", "HEAD")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "unresolvable reference '#/x'" in result.stderr
