@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.run import OUT, ROOT, SCENARIOS, SEEDED, SERVER_CORE, sign_up_and_seed, wrk
+from bench.run import OUT, RAISED_RATE_LIMITS, ROOT, SCENARIOS, SEEDED, SERVER_CORE, sign_up_and_seed, wrk
 from taskapi.testing.databases import Databases, postgres_reachable
 from taskapi.testing.liveserver import live_server
 
@@ -55,7 +55,8 @@ def compare(ref: str, *, rounds: int, seconds: float, connections: int) -> dict[
 def _compare_on(
     backend: str, other: Path, databases: Databases, work: Path, rounds: int, seconds: float, connections: int
 ) -> dict[str, Any]:
-    env = {"TASKAPI_LOG_LEVEL": "info"}  # the access log on, as deployed
+    # The access log on, as deployed; rate limits raised beyond wrk's pace (builds without them ignore it).
+    env = {"TASKAPI_LOG_LEVEL": "info", "TASKAPI_RATE_LIMITS": RAISED_RATE_LIMITS}
     # Driver-qualified URLs: earlier builds know no other form (this one accepts them too).
     scheme = "sqlite+aiosqlite" if backend == "sqlite" else "postgresql+asyncpg"
     results: dict[str, Any] = {}

@@ -3,8 +3,10 @@
 Each server runs alone, one worker pinned to core 0, while wrk (pinned to core 1) drives it with 64
 connections: warm-up, then several timed repetitions per scenario; the median is reported with its
 spread. Then the scale check: a page deep into 100,000 tasks against a page of 1,000, per backend.
-Ratios are computed within this one run, never against numbers from elsewhere. Results go to
-build/bench/results.json and build/bench/results.png.
+Ratios are computed within this one run, never against numbers from elsewhere. Then the rate limiter's
+cost: `GET /tasks/{id}` served with no limiter, the default one (memory) and the Redis one, all three up
+at once and `wrk` alternating between them round after round. Results go to build/bench/results.json and
+build/bench/results.png.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +31,10 @@ from typing import Any
 
 import httpx
 
+from taskapi.generated.server import RATE_LIMIT_POLICIES
 from taskapi.testing.databases import Backend, Databases, on_connection, postgres_reachable
 from taskapi.testing.liveserver import ServerProcess, free_port, live_server, server_process
+from taskapi.testing.redis import key_prefix, redis_reachable, redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "lua"
@@ -38,6 +42,11 @@ OUT = ROOT / "build" / "bench"
 PASSWORD = "bench password 123"
 SERVER_CORE, LOAD_CORE = 0, 1
 SEEDED = 1000
+# taskapi as deployed counts every request against the spec's rate limits; one user at wrk's pace is far
+# over them, so the benchmark raises them beyond anything it sends (nothing is refused, everything counted).
+RAISED_RATE_LIMITS = json.dumps(dict.fromkeys(RATE_LIMIT_POLICIES, "1000000000/minute"))
+# The rate-limit comparison: the budget of the Redis limiter, as a share of the req/s without a limiter.
+RATE_LIMIT_BUDGET = 0.85
 
 
 @dataclass(frozen=True)
@@ -187,11 +196,13 @@ async def _bulk_seed(database_url: str, count: int, password_hash: str) -> None:
 # ---------------------------------------------------------------- servers
 
 
-def taskapi_target(name: str, database_url: str) -> Target:
-    """taskapi as deployed (`taskapi serve`), the access log on, pinned to the server's core."""
+def taskapi_target(name: str, database_url: str, extra_env: dict[str, str] | None = None) -> Target:
+    """taskapi as deployed (`taskapi serve`), the access log on, pinned to the server's core; `extra_env`
+    changes its settings."""
 
     def start(work: Path) -> AbstractContextManager[ServerProcess]:
-        env = {"TASKAPI_LOG_LEVEL": "info"}  # the access log stays on, as deployed
+        # The access log stays on, as deployed; so does the rate limiter (in memory), its limits raised.
+        env = {"TASKAPI_LOG_LEVEL": "info", "TASKAPI_RATE_LIMITS": RAISED_RATE_LIMITS, **(extra_env or {})}
         return live_server(work / name, database_url=database_url, env=env, pin_to_core=SERVER_CORE)
 
     return Target(name=name, start=start, authenticated=True)
@@ -224,6 +235,7 @@ class Args:
     connections: int
     scale_tasks: int
     only: str
+    rate_limit_rounds: int
 
 
 def measure(target: Target, args: Args, work: Path) -> dict[str, Any]:
@@ -240,6 +252,70 @@ def measure(target: Target, args: Args, work: Path) -> dict[str, Any]:
             result["scenarios"][scenario.key] = summarise(runs)
             print(f"  {target.name:16} {scenario.label:20} {fmt(result['scenarios'][scenario.key])}", flush=True)
         result["peak_rss_mb"] = round(peak_rss_mb(process.pid), 1)
+    return result
+
+
+def alternate(
+    servers: dict[str, tuple[str, str]], scenario: Scenario, *, rounds: int, seconds: float, connections: int
+) -> dict[str, list[float]]:
+    """`wrk` against each server (name -> base URL, token) in turn, round after round, the order reversed
+    every other round, so that the machine's drift hits them alike; every run's req/s, by server. Any
+    non-2xx response or socket error fails it: a refused request is not a measurement."""
+    for base_url, token in servers.values():
+        wrk(base_url, scenario, token=token, seconds=2, connections=connections)  # warm-up
+    runs: dict[str, list[float]] = {name: [] for name in servers}
+    for round_ in range(rounds):
+        for name in list(servers) if round_ % 2 == 0 else reversed(list(servers)):
+            base_url, token = servers[name]
+            measured = wrk(base_url, scenario, token=token, seconds=seconds, connections=connections)
+            if measured.non_2xx or measured.errors:
+                raise RuntimeError(f"{name} {scenario.label}: {measured}")
+            runs[name].append(measured.rps)
+    return runs
+
+
+def rate_limit_cost(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
+    """`GET /tasks/{id}` on SQLite with no rate limiter, the memory one and the Redis one (limits raised:
+    every request counted, none refused), served at once and measured in alternation."""
+    why = redis_reachable()
+    if why is not None:
+        print(f"bench: no Redis at {redis_url()} ({why}); the rate-limit comparison is left out", file=sys.stderr)
+        return {}
+    variants = {
+        "off": {"TASKAPI_RATE_LIMITING": "false"},
+        "memory": {},
+        "redis": {"TASKAPI_REDIS_URL": redis_url(), "TASKAPI_RATE_LIMIT_KEY_PREFIX": key_prefix("bench")},
+    }
+    scenario = SCENARIOS[0]
+    print(
+        f"rate limiter: {scenario.label} on SQLite, no limiter / memory / Redis ({redis_url()}), "
+        f"{args.rate_limit_rounds} alternating rounds of {args.seconds:g} s"
+    )
+    with ExitStack() as stack:
+        servers: dict[str, tuple[str, str]] = {}
+        for name, env in variants.items():
+            target = taskapi_target(f"ratelimit-{name}", databases.fresh("sqlite"), env)
+            server = stack.enter_context(target.start(work))
+            servers[name] = (server.base_url, sign_up_and_seed(server.base_url, authenticated=True, tasks=SEEDED))
+        runs = alternate(
+            servers, scenario, rounds=args.rate_limit_rounds, seconds=args.seconds, connections=args.connections
+        )
+    result: dict[str, Any] = {"scenario": scenario.label, "runs": runs}
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    result["rps"] = {name: round(value, 1) for name, value in medians.items()}
+    result["ratio"] = {name: round(value / medians["off"], 3) for name, value in medians.items() if name != "off"}
+    # The same share round by round (each round measures all three within seconds): steadier when the
+    # machine's speed drifts between rounds.
+    result["round_ratio"] = {
+        name: round(statistics.median(v / off for v, off in zip(values, runs["off"], strict=True)), 3)
+        for name, values in runs.items()
+        if name != "off"
+    }
+    for name, values in runs.items():
+        share = ""
+        if name in result["ratio"]:
+            share = f"  {result['ratio'][name]:.2f}x of no limiter ({result['round_ratio'][name]:.2f}x by round)"
+        print(f"  {name:8} {medians[name]:8.0f} req/s ({min(values):.0f}–{max(values):.0f}){share}", flush=True)
     return result
 
 
@@ -295,9 +371,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed repetitions per scenario (median reported)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--scale-tasks", type=int, default=100_000, help="tasks in the deep-page check (0: skip)")
-    parser.add_argument("--only", default="", help="comma-separated server names to run (default: all)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated parts to run: server names, and `ratelimit` for the rate limiter's cost (default: all)",
+    )
+    parser.add_argument(
+        "--rate-limit-rounds", type=int, default=7, help="alternating rounds of the rate-limit comparison (0: skip)"
+    )
     parsed = parser.parse_args(argv)
-    args = Args(parsed.seconds, parsed.warmup, parsed.repeat, parsed.connections, parsed.scale_tasks, parsed.only)
+    args = Args(
+        parsed.seconds,
+        parsed.warmup,
+        parsed.repeat,
+        parsed.connections,
+        parsed.scale_tasks,
+        parsed.only,
+        parsed.rate_limit_rounds,
+    )
     if not shutil.which("wrk"):
         print("bench: wrk is not installed (make bench installs it from Debian's packages)", file=sys.stderr)
         return 2
@@ -335,6 +426,7 @@ def run_all(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
         "settings": args.__dict__,
         "servers": {},
         "scale": {},
+        "rate_limit": {},
     }
     print(f"servers: 1 worker on core 0; wrk on core 1, {args.connections} connections, "
           f"{args.repeat} x {args.seconds:g} s after {args.warmup:g} s of warm-up; taskapi as deployed "
@@ -342,6 +434,8 @@ def run_all(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
     for target in targets:
         if not args.only or target.name in args.only.split(","):
             report["servers"][target.name] = measure(target, args, work)
+    if args.rate_limit_rounds and (not args.only or "ratelimit" in args.only.split(",")):
+        report["rate_limit"] = rate_limit_cost(args, databases, work)
     if not args.scale_tasks:
         return report
     print(f"scale: a page of 50 at the end of {SEEDED:,} and of {args.scale_tasks:,} tasks of one user")
@@ -396,6 +490,11 @@ def print_report(report: dict[str, Any]) -> None:
     print("\ntargets:")
     for line in targets(report):
         print("  " + line)
+    if report["rate_limit"]:
+        cost = report["rate_limit"]
+        shares = "   ".join(f"{name}/off {ratio:.2f}x" for name, ratio in cost["ratio"].items())
+        rps = ", ".join(f"{name} {value:.0f}" for name, value in cost["rps"].items())
+        print(f"\nrate limiter, {cost['scenario']} (median req/s: {rps}):  {shares}")
     print("\nscale (req/s of the deepest page; cost ratio = req/s at 1,000 / req/s at the large size):")
     for backend, points in report["scale"].items():
         sizes = [k for k in points if k.isdigit()]
@@ -435,6 +534,9 @@ def targets(report: dict[str, Any]) -> list[str]:
         check(f"{name} peak RSS MB", server["peak_rss_mb"], 120.0, above=False)
     for backend, points in report["scale"].items():
         check(f"deep page cost ratio, {backend}", points.get("cost_ratio"), 1.5, above=False)
+    if report["rate_limit"]:
+        redis_share = report["rate_limit"]["ratio"]["redis"]
+        check("GET /tasks/{id}, Redis rate limiter vs none", redis_share, RATE_LIMIT_BUDGET, above=True)
     return lines
 
 

@@ -85,6 +85,8 @@ def _server(spec: Spec, tmp: Path, root: Path) -> str:
         FORM=FORM,
         middleware_headers=spec.middleware_headers,
         limits=spec.limits,
+        rate_limit_policies=spec.rate_limit_policies,
+        rate_limited=spec.rate_limited,
         shapes=spec.response_shapes(),
     )
     target = tmp / "server.py"
@@ -110,7 +112,7 @@ def _param_source(param: Parameter) -> str:
     if param.location == "path":
         return f'request.path_params.get("{param.name}")'
     if param.location == "query":
-        return f'request.query_params.get("{param.name}")'
+        return f'request.query_params.getlist("{param.name}")'
     return f'request.headers.get("{param.name}")'
 
 

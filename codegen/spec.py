@@ -8,9 +8,9 @@ of producing a server that accepts more than the contract allows.
 from __future__ import annotations
 
 import copy
-import dataclasses
+import keyword
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -385,8 +385,9 @@ def load_document(document: Any, source: str) -> Spec:
 
 
 def _limits(document: dict[str, Any], operations: list[Operation]) -> dict[str, int]:
-    """`x-taskapi-limits`, checked: known names, positive integers, and every operation the limit can
-    refuse declares the status that refuses it (a body limit only applies to operations with a body)."""
+    """`x-taskapi-limits`, checked: known names, positive integers, and every operation declares the
+    status that refuses each limit (any request may carry a body, headers and a target that are too long,
+    whether or not the operation reads them)."""
     declared = document.get(LIMITS_EXTENSION, {})
     if not isinstance(declared, dict):
         raise SpecError(f"{LIMITS_EXTENSION} must be a mapping of {', '.join(LIMIT_STATUSES)}")
@@ -398,8 +399,7 @@ def _limits(document: dict[str, Any], operations: list[Operation]) -> dict[str, 
             raise SpecError(f"{LIMITS_EXTENSION}.{name}: must be a positive integer")
         status = LIMIT_STATUSES[name]
         for op in operations:
-            applies = name != "max-body-bytes" or op.body_model is not None
-            if applies and status not in op.error_statuses:
+            if status not in op.error_statuses:
                 raise SpecError(f"{op.operation_id}: {LIMITS_EXTENSION}.{name} is refused with {status}: declare it")
         limits[snake_case(name)] = value
     return limits
@@ -450,22 +450,24 @@ def _with_rate_limits(
         if limit.key == "user" and not op.secured:
             raise SpecError(f"{where}: policy {limit.policy} is keyed by user, but the operation is public")
         if limit.body_property is not None:
-            _check_body_key(op, limit, document, resolver, where)
+            _check_body_key(op, limit, resolver, where)
         limits.append(limit)
     for status in RATE_LIMIT_STATUSES if limits else ():
         if status not in op.error_statuses:
             raise SpecError(f"{where}: a rate-limited operation answers {status}: declare it")
-    return dataclasses.replace(op, rate_limits=tuple(limits))
+    return replace(op, rate_limits=tuple(limits))
 
 
-def _check_body_key(op: Operation, limit: RateLimit, document: dict[str, Any], resolver: Resolver, where: str) -> None:
-    name = limit.body_property
+def _check_body_key(op: Operation, limit: RateLimit, resolver: Resolver, where: str) -> None:
+    name = str(limit.body_property)
     if op.body_model is None:
         raise SpecError(f"{where}: policy {limit.policy} is keyed by {limit.key}, but the operation has no body")
     body = resolver.resolve({"$ref": f"#/components/schemas/{op.body_model}"})
     prop = body.get("properties", {}).get(name)
     if name not in body.get("required", []) or prop is None or resolver.resolve(prop).get("type") != "string":
         raise SpecError(f"{where}: {limit.key} must be a required string property of {op.body_model}")
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise SpecError(f"{where}: {limit.key} must be a property whose name is a Python identifier")
 
 
 def _bearer_schemes(document: dict[str, Any]) -> set[str]:

@@ -19,7 +19,8 @@ from taskapi.handlers.security import SecurityHandlers
 from taskapi.handlers.tasks import TasksHandlers
 from taskapi.handlers.users import UsersHandlers
 from taskapi.logs import AccessLog
-from taskapi.middleware import REQUEST_ID, RequestContext
+from taskapi.middleware import REQUEST_ID, RequestContext, RequestLimits
+from taskapi.ratelimit import rate_limiter
 from taskapi.settings import Settings
 from taskapi.storage import database_from_settings
 from taskapi.storage.migrate import head_revision
@@ -42,7 +43,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         clock=clock,
     )
     db = database_from_settings(settings)
-    passwords = Passwords()
+    passwords = Passwords(queue_limit=settings.password_queue_limit)
+    limiter = rate_limiter(settings, server.RATE_LIMIT_POLICIES)
     document = docs.spec_document()
 
     @asynccontextmanager
@@ -53,7 +55,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if current != head:
                 raise SchemaNotMigrated(f"the database is at migration {current}, not {head}: run `taskapi migrate`")
             await passwords.prepare()
-            yield
+            await limiter.open()
+            try:
+                yield
+            finally:
+                await limiter.close()
         finally:
             await db.close()
 
@@ -76,10 +82,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         auth=AuthHandlers(db, passwords, tokens),
         meta=MetaHandlers(),
         security=SecurityHandlers(db, tokens, recheck_seconds=settings.account_recheck_seconds, clock=clock),
+        limiter=limiter,
     )
     # Innermost middleware: the spec's operations (and 405 on their paths) are dispatched here, once;
     # the router behind it holds only the documentation, and answers 404 for anything else.
     app.add_middleware(runtime.Dispatch, operations=operations, on_error=render_error)
+    # The spec's request limits, before anything reads the request (inside CORS: refusals carry its headers).
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        max_url_bytes=settings.max_url_bytes,
+    )
     app.router.routes.extend(docs.documentation_routes())
     add_exception_handlers(app)
     if settings.cors_origins:

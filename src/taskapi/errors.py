@@ -3,11 +3,19 @@
     Exception
     ├── runtime.HttpError               carries its HTTP status (taskapi/runtime/errors.py)
     │   ├── raised by the generated glue: 400 malformed body, 401 no bearer token, 405 + Allow,
-    │   │                               415 wrong media type, 422 InvalidRequest with `errors`
-    │   └── ApiError                    raised by handlers
-    │       ├── Unauthorized            401 with `WWW-Authenticate: Bearer`: no valid token, or bad credentials
-    │       ├── NotFound                404: the resource does not exist (for this caller)
-    │       └── Conflict                409: the request collides with the current state (a taken username)
+    │   │                               415 wrong media type, 422 InvalidRequest with `errors`,
+    │   │                               429 TooManyRequests with Retry-After (its limiter: ratelimit.py,
+    │   │                               whose RateLimiterUnavailable is 503 when it fails closed)
+    │   ├── ApiError                    raised by handlers
+    │   │   ├── Unauthorized            401 with `WWW-Authenticate: Bearer`: no valid token, or bad credentials
+    │   │   ├── NotFound                404: the resource does not exist (for this caller)
+    │   │   └── Conflict                409: the request collides with the current state (a taken username)
+    │   └── the server's limits         raised by middleware.RequestLimits, auth.Passwords, serving's protocol
+    │       ├── MalformedRequest        400: not HTTP/1.1 (answered by the protocol)
+    │       ├── ContentTooLarge         413 with `Connection: close`: the body is over TASKAPI_MAX_BODY_BYTES
+    │       ├── UriTooLong              414: the request target is over TASKAPI_MAX_URL_BYTES
+    │       ├── HeaderFieldsTooLarge    431: the header fields are over TASKAPI_MAX_HEADER_BYTES
+    │       └── Overloaded              503 with Retry-After: too many connections, or password checks waiting
     ├── storage.DatabaseUnavailable     503 with Retry-After: the database is closing, or no connection came free
     ├── starlette HTTPException         404 from the router: no path of the spec (or of the docs) matches
     ├── ClientDisconnect                the client left before its body arrived: 400, nobody reads it
@@ -44,7 +52,7 @@ RETRY_AFTER_SECONDS = "1"
 # Characters RFC 3986 allows unescaped in a path: `instance` stays a valid URI reference.
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 # RFC 9110 names; Python's http module still has some older ones.
-_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+_TITLES = {413: "Content Too Large", 414: "URI Too Long", 422: "Unprocessable Content"}
 
 
 class ApiError(HttpError):
@@ -73,6 +81,51 @@ class Conflict(ApiError):
     status = 409
 
 
+class MalformedRequest(HttpError):
+    """The bytes are not an HTTP/1.1 request (the protocol answers this, not the app)."""
+
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The request is not well-formed HTTP/1.1: {reason.rstrip('.')}.")
+
+
+class ContentTooLarge(HttpError):
+    """The body is longer than the server accepts. The rest of it is never read: the connection closes."""
+
+    status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The body is longer than {limit} bytes.", headers={"Connection": "close"})
+
+
+class UriTooLong(HttpError):
+    """The request target (path and query) is longer than the server accepts."""
+
+    status = 414
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request target is longer than {limit} bytes.")
+
+
+class HeaderFieldsTooLarge(HttpError):
+    """The header fields together (names and values) are larger than the server accepts."""
+
+    status = 431
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request's header fields are larger than {limit} bytes.")
+
+
+class Overloaded(HttpError):
+    """The server will not take on this request now; nothing was done. Retry after `Retry-After` seconds."""
+
+    status = 503
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
 def title_for(status: int) -> str:
     """The standard reason phrase of a status code."""
     return _TITLES.get(status) or HTTPStatus(status).phrase
@@ -86,23 +139,27 @@ def problem_response(
     violations: Sequence[models.Violation] = (),
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """Render one problem document; the only place that builds error bodies."""
-    fields: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title_for(status),
-        "status": status,
-        "detail": detail,
-        "instance": quote(request.url.path, safe=_PATH_SAFE),
-    }
-    problem: models.Problem = (
-        models.ValidationProblem(**fields, errors=list(violations)) if violations else models.Problem(**fields)
-    )
+    """Render one problem document as a response (see `problem_json`)."""
     return Response(
-        problem.model_dump_json(by_alias=True),
+        problem_json(status, detail, request.url.path, violations=violations),
         status_code=status,
         headers=headers,
         media_type=PROBLEM_MEDIA_TYPE,
     )
+
+
+def problem_json(
+    status: int, detail: str, path: str | None = None, *, violations: Sequence[models.Violation] = ()
+) -> bytes:
+    """One problem document's JSON, `instance` being the request's path (none when it is not known); the
+    only place that builds error bodies (the protocol's refusals in `taskapi.serving` use it too)."""
+    fields: dict[str, Any] = {"type": "about:blank", "title": title_for(status), "status": status, "detail": detail}
+    if path:
+        fields["instance"] = quote(path, safe=_PATH_SAFE)
+    problem: models.Problem = (
+        models.ValidationProblem(**fields, errors=list(violations)) if violations else models.Problem(**fields)
+    )
+    return problem.model_dump_json(by_alias=True).encode()
 
 
 def violations_of(errors: Sequence[Any]) -> list[models.Violation]:

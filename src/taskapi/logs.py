@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -44,6 +45,8 @@ class AccessLog:
 
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
+        # The worker that served the request (each worker builds its own app, so its own log).
+        self._pid = os.getpid()
         self._second = -1
         self._second_text = ""
 
@@ -74,7 +77,7 @@ class AccessLog:
             f'"message": "request", "method": {_text(method)}, "path": {_text(path)}, "route": {_text(route)}, '
             f'"operation_id": {_text(operation_id)}, "status": {status}, "duration_ms": {duration_ms}, '
             f'"request_id": {_text(request_id)}, "user_id": {"null" if user_id is None else user_id}, '
-            f'"client": {_text(client)}}}\n'
+            f'"client": {_text(client)}, "pid": {self._pid}}}\n'
         )
         try:
             sys.stdout.write(line)

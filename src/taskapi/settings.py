@@ -6,9 +6,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import RateLimitItem, parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from taskapi.generated.server import LIMITS
 from taskapi.storage.urls import DatabaseUrl
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
@@ -21,6 +23,26 @@ def root_path(text: str) -> str:
     if not _ROOT_PATH.fullmatch(prefix):
         raise ValueError(f"{text!r} is not a path prefix such as /api")
     return prefix
+
+
+def rate_limit(text: str, policy: str) -> RateLimitItem:
+    """One limit in the `limits` notation (`20/minute`, `3 per 2 seconds`); ValueError otherwise."""
+    try:
+        items = parse_many(text)
+    except ValueError:
+        items = []
+    if len(items) != 1:
+        raise ValueError(f"{policy}: {text!r} is not one limit such as 20/minute or 3 per 2 seconds")
+    return items[0]
+
+
+def redis_storage_url(text: str) -> str:
+    """A Redis URL as `limits` reads it (`redis://h:6379/0` -> `async+redis://h:6379/0`); ValueError otherwise."""
+    url = text.strip()
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.removeprefix("async+") not in ("redis", "rediss", "redis+unix"):
+        raise ValueError(f"{text!r} is not a Redis URL (redis://host:port/db, rediss://…, redis+unix:///path)")
+    return url if scheme.startswith("async+") else f"async+{url}"
 
 
 class Settings(BaseSettings):
@@ -96,6 +118,57 @@ class Settings(BaseSettings):
         "(0: on every request).",
     )
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30, description="Lifetime of a bearer token.")
+    # Limits (README.md, "Limits"); the first three default to the spec's `x-taskapi-limits`.
+    max_body_bytes: int = Field(
+        default=LIMITS.max_body_bytes, ge=1, description="Longest request body; longer: 413, the rest unread."
+    )
+    max_header_bytes: int = Field(
+        default=LIMITS.max_header_bytes, ge=1024, description="Largest header section (names and values); larger: 431."
+    )
+    max_url_bytes: int = Field(
+        default=LIMITS.max_url_bytes, ge=256, description="Longest request target (path and query); longer: 414."
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="A connection that has not sent a request's headers in this is dropped."
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=300, description="A request whose body is not in this long after its headers is dropped."
+    )
+    keep_alive_timeout_seconds: int = Field(
+        default=5, ge=1, le=3600, description="An idle keep-alive connection is closed after this."
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, description="Connections one worker holds; more get 503 with Retry-After, then closed."
+    )
+    password_queue_limit: int = Field(
+        default=32,
+        ge=0,
+        description="Password checks (Argon2) a worker lets wait behind the two it runs; more: 503 + Retry-After.",
+    )
+    rate_limiting: bool = Field(
+        default=True, description="Whether the spec's rate limits apply (off: no limits, no RateLimit fields)."
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description="A JSON object of limits that replace the spec's defaults by policy, e.g. "
+        '`{"user": "600/minute"}` (`limits` notation; the policies are `x-taskapi-rate-limit-policies`).',
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Where rate-limit counters are kept: Redis (`redis://host:6379/0`, `rediss://…`, "
+        "`async+redis://…`), shared by every worker and host; unset: each worker's memory.",
+    )
+    rate_limit_key_prefix: str = Field(
+        default="taskapi",
+        min_length=1,
+        max_length=100,
+        description="Prefix of the rate-limit keys in Redis: deployments (and test runs) sharing a Redis stay apart.",
+    )
+    rate_limit_fail_open: bool = Field(
+        default=True,
+        description="When Redis cannot be reached: serve without limits and log a warning (true), or answer "
+        "503 with Retry-After (false).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -107,6 +180,18 @@ class Settings(BaseSettings):
     @classmethod
     def _check_root_path(cls, value: str) -> str:
         return root_path(value)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _check_rate_limits(cls, limits: dict[str, str]) -> dict[str, str]:
+        for policy, limit in limits.items():
+            rate_limit(limit, policy)
+        return limits
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else redis_storage_url(value)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from taskapi.testing.contract import random_credentials, sign_in
+from taskapi.testing.contract import random_credentials, server_environment, sign_in
 from taskapi.testing.liveserver import live_server
 from tests.conftest import ROOT
 
@@ -26,7 +26,8 @@ def test_make_contract_against_a_running_deployment(tmp_path: Path) -> None:
         "TASKAPI_CONTRACT_PASSWORD": password,
     }
     reports = tmp_path / "reports"
-    with live_server(tmp_path / "deployment") as server:
+    # A deployment under contract test raises its rate limits (README, "As a pipeline step").
+    with live_server(tmp_path / "deployment", env=server_environment()) as server:
         result = subprocess.run(
             [
                 "make",

@@ -1,5 +1,6 @@
 """The contract gate: Schemathesis, every check and every phase, against the real server (uvicorn on a
-free 127.0.0.1 port, a fresh SQLite file), signed in as a fresh user. Zero failures (ignored_auth
+free 127.0.0.1 port, a fresh SQLite file), signed in as a fresh user, rate limits on but raised beyond
+the run's traffic (their RateLimit fields are checked like every header). Zero failures (ignored_auth
 included), and every phase must have run."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from taskapi.testing.contract import random_credentials, schemathesis_command, sign_in
+from taskapi.testing.contract import random_credentials, schemathesis_command, server_environment, sign_in
 from taskapi.testing.databases import backend_under_test
 from taskapi.testing.liveserver import live_server
 from tests.conftest import ROOT
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.contract
 
 def test_schemathesis_finds_no_failure_on_the_live_server(tmp_path: Path, empty_database_url: str) -> None:
     shutil.rmtree(REPORT_DIR, ignore_errors=True)
-    with live_server(tmp_path / "server", database_url=empty_database_url) as server:
+    with live_server(tmp_path / "server", database_url=empty_database_url, env=server_environment()) as server:
         base_url = server.base_url
         token = sign_in(base_url, *random_credentials())
         result = subprocess.run(

@@ -26,6 +26,7 @@ from taskapi.handlers.meta import MetaHandlers
 from taskapi.handlers.security import SecurityHandlers
 from taskapi.handlers.tasks import TasksHandlers
 from taskapi.handlers.users import UsersHandlers
+from taskapi.ratelimit import Unlimited
 from taskapi.storage import Database, database_at
 from tests.conftest import ROOT
 
@@ -98,6 +99,7 @@ def handlers(db: Database) -> dict[str, Any]:
         "auth": AuthHandlers(db, passwords, TOKENS),
         "meta": MetaHandlers(),
         "security": SecurityHandlers(db, TOKENS),
+        "limiter": Unlimited(),  # rate limits are tested in tests/api and tests/contract
     }
 
 
@@ -161,6 +163,12 @@ async def test_an_operation_without_a_handler_is_named(project: Path, db: Databa
         "      responses:\n"
         '        "204":\n'
         "          description: Archived.\n"
+        '        "413":\n'
+        '          $ref: "#/components/responses/PayloadTooLarge"\n'
+        '        "414":\n'
+        '          $ref: "#/components/responses/UriTooLong"\n'
+        '        "431":\n'
+        '          $ref: "#/components/responses/RequestHeaderFieldsTooLarge"\n'
         "  /healthz:\n",
     )
     assert codegen(project).returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,110 @@ def test_the_limits_come_from_the_spec() -> None:
 def test_limits_are_checked(tmp_path: Path, mutation: Any, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         load(_spec(tmp_path, mutation))
+
+
+def test_the_rate_limits_come_from_the_spec() -> None:
+    contract = load(ROOT / "openapi.yaml")
+    assert contract.rate_limit_policies == {
+        "login-client": "20/minute",
+        "login-username": "10/minute",
+        "signup-client": "10/minute",
+        "user": "1200/minute",
+    }
+    by_id = {op.operation_id: op for op in contract.operations}
+    assert [(r.policy, r.key) for r in by_id["createToken"].rate_limits] == [
+        ("login-client", "client"),
+        ("login-username", "body.username"),
+    ]
+    assert [(r.policy, r.key) for r in by_id["createUser"].rate_limits] == [("signup-client", "client")]
+    assert by_id["getHealth"].rate_limits == ()
+    for op in contract.operations:
+        if op.secured:
+            assert [(r.policy, r.key) for r in op.rate_limits] == [("user", "user")], op.operation_id
+
+
+def _token_limits(*items: dict[str, str]) -> Any:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["paths"]["/auth/token"]["post"]["x-taskapi-rate-limits"] = list(items)
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        (
+            _token_limits({"policy": "nope", "key": "client"}),
+            "createToken: x-taskapi-rate-limits: unknown policy nope",
+        ),
+        (
+            _token_limits({"policy": "login-client", "key": "header.authorization"}),
+            "createToken: x-taskapi-rate-limits: unknown key header.authorization",
+        ),
+        (
+            _token_limits({"policy": "login-client", "key": "user"}),
+            "createToken: x-taskapi-rate-limits: policy login-client is keyed by user, but the operation is public",
+        ),
+        (
+            _token_limits({"policy": "login-username", "key": "body.scope"}),
+            "createToken: x-taskapi-rate-limits: body.scope must be a required string property of PasswordGrant",
+        ),
+        (
+            _token_limits({"policy": "login-username", "key": "body.nobody"}),
+            "body.nobody must be a required string property of PasswordGrant",
+        ),
+        (
+            _token_limits({"policy": "login-client", "key": "client"}, {"policy": "login-client", "key": "client"}),
+            "policy login-client is applied twice",
+        ),
+        (_token_limits({"policy": "login-client"}), "each item has exactly a policy and a key"),
+        (
+            lambda doc: doc["paths"]["/users/me"]["get"].update(
+                {"x-taskapi-rate-limits": [{"policy": "user", "key": "body.username"}]}
+            ),
+            "getCurrentUser: x-taskapi-rate-limits: policy user is keyed by body.username, but the operation has no",
+        ),
+        (
+            lambda doc: doc["paths"]["/auth/token"]["post"]["responses"].pop("429"),
+            "createToken: x-taskapi-rate-limits: a rate-limited operation answers 429: declare it",
+        ),
+        (
+            lambda doc: doc["paths"]["/healthz"]["get"].update(
+                {"x-taskapi-rate-limits": [{"policy": "user", "key": "client"}]}
+            ),
+            "getHealth: x-taskapi-rate-limits: a rate-limited operation answers 429: declare it",
+        ),
+        (
+            lambda doc: doc["x-taskapi-rate-limit-policies"].update({"user": "lots"}),
+            "x-taskapi-rate-limit-policies.user: 'lots' is not one limit",
+        ),
+        (
+            lambda doc: doc["x-taskapi-rate-limit-policies"].update({"Admin Policy": "1/day"}),
+            "x-taskapi-rate-limit-policies.Admin Policy: a policy name is lowercase",
+        ),
+    ],
+)
+def test_rate_limits_are_checked(tmp_path: Path, mutation: Any, message: str) -> None:
+    with pytest.raises(SpecError, match=re.escape(message)):
+        load(_spec(tmp_path, mutation))
+
+
+def test_the_glue_counts_each_policy_as_soon_as_its_key_is_known() -> None:
+    source = (ROOT / "src" / "taskapi" / "generated" / "server.py").read_text(encoding="utf-8")
+    token = source[source.rindex("async def create_token(") :]
+    steps = [
+        'await limiter.hit(request, "login-client", runtime.client_address(request))',
+        "runtime.validate_body(",
+        'await limiter.hit(request, "login-username", body.username)',
+        "await auth.create_token(body)",
+    ]
+    assert [token.index(step) for step in steps] == sorted(token.index(step) for step in steps)
+    task = source[source.rindex("async def get_task(") :]
+    steps = [
+        "security.authenticate_bearer(",
+        'await limiter.hit(request, "user", limiter.user_key(principal))',
+        "runtime.parse_parameters(",
+    ]
+    assert [task.index(step) for step in steps] == sorted(task.index(step) for step in steps)
+    health = source[source.rindex("async def get_health(") :]
+    assert "limiter" not in health[: health.index("return result")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ def test_a_line_is_json_with_every_field(monkeypatch: pytest.MonkeyPatch) -> Non
     record = json.loads(line)
     assert record["logger"] == "taskapi.access"
     assert {key: record[key] for key in FIELDS} == FIELDS
+    assert record["pid"] == os.getpid()  # which worker served it
 
 
 class BrokenPipe(io.StringIO):

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from taskapi import runtime
 from taskapi.app import create_app
 from taskapi.docs import undeclared_routes
 from taskapi.generated import server
@@ -34,6 +35,7 @@ def test_a_missing_handler_is_refused_naming_the_operation() -> None:
             auth=cast(server.AuthOperations, HalfDone()),
             meta=MetaHandlers(),
             security=cast(server.Security[Any], HalfDone()),
+            limiter=cast(runtime.RateLimiter[Any], HalfDone()),
         )
     message = str(exc.value)
     for operation_id in ("createTask", "listTasks", "updateTask", "completeTask", "deleteTask", "createToken"):

@@ -287,6 +287,8 @@ class MetaOperations(Protocol):
 
 
 MIDDLEWARE_HEADERS: dict[str, str] = {
+    "RateLimit": '^"[a-z][a-z0-9-]*";r=[0-9]+;t=[0-9]+(, "[a-z][a-z0-9-]*";r=[0-9]+;t=[0-9]+)*$',
+    "RateLimit-Policy": '^"[a-z][a-z0-9-]*";q=[0-9]+;w=[0-9]+(, "[a-z][a-z0-9-]*";q=[0-9]+;w=[0-9]+)*$',
     "X-Request-ID": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
 }
 """Response headers the spec marks `x-taskapi-middleware`, with the pattern their values must match."""
@@ -303,6 +305,16 @@ class Limits:
 
 LIMITS = Limits()
 """The spec's limits: the defaults of the deployment's settings."""
+
+
+RATE_LIMIT_POLICIES: dict[str, str] = {
+    "login-client": "20/minute",
+    "login-username": "10/minute",
+    "signup-client": "10/minute",
+    "user": "1200/minute",
+}
+"""The spec's rate-limit policies (`x-taskapi-rate-limit-policies`) and their default limits, in the
+`limits` notation; a deployment may change any of them (TASKAPI_RATE_LIMITS)."""
 
 
 OPERATIONS: tuple[runtime.OperationInfo, ...] = (
@@ -327,6 +339,7 @@ def build_operations(
     auth: AuthOperations,
     meta: MetaOperations,
     security: Security[PrincipalT],
+    limiter: runtime.RateLimiter[PrincipalT],
 ) -> list[runtime.BoundOperation]:
     """Every operation bound to its handler, for `runtime.Dispatch`."""
     runtime.require_handlers(
@@ -343,13 +356,14 @@ def build_operations(
     async def list_tasks(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
         request.scope[runtime.PRINCIPAL] = principal
+        await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.ListTasksParams,
             (
-                ("limit", "query", "integer", request.query_params.get("limit")),
-                ("cursor", "query", "string", request.query_params.get("cursor")),
-                ("completed", "query", "boolean", request.query_params.get("completed")),
-                ("priority", "query", "integer", request.query_params.get("priority")),
+                ("limit", "query", "integer", request.query_params.getlist("limit")),
+                ("cursor", "query", "string", request.query_params.getlist("cursor")),
+                ("completed", "query", "boolean", request.query_params.getlist("completed")),
+                ("priority", "query", "integer", request.query_params.getlist("priority")),
             ),
         )
         result = await tasks.list_tasks(principal, params)
@@ -358,6 +372,7 @@ def build_operations(
     async def create_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
         request.scope[runtime.PRINCIPAL] = principal
+        await limiter.hit(request, "user", limiter.user_key(principal))
         body = runtime.validate_body(
             models.TaskCreate,
             await runtime.read_json_body(request, "application/json"),
@@ -370,6 +385,7 @@ def build_operations(
     async def get_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
         request.scope[runtime.PRINCIPAL] = principal
+        await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.GetTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
@@ -380,6 +396,7 @@ def build_operations(
     async def delete_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
         request.scope[runtime.PRINCIPAL] = principal
+        await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.DeleteTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
@@ -390,6 +407,7 @@ def build_operations(
     async def update_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
         request.scope[runtime.PRINCIPAL] = principal
+        await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.UpdateTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
@@ -406,6 +424,7 @@ def build_operations(
     async def complete_task(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
         request.scope[runtime.PRINCIPAL] = principal
+        await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.CompleteTaskParams,
             (("task_id", "path", "integer", request.path_params.get("task_id")),),
@@ -414,6 +433,7 @@ def build_operations(
         return result.render(request.scope.get("root_path", ""))
 
     async def create_user(request: Request) -> Response:
+        await limiter.hit(request, "signup-client", runtime.client_address(request))
         body = runtime.validate_body(
             models.UserCreate,
             await runtime.read_json_body(request, "application/json"),
@@ -426,16 +446,19 @@ def build_operations(
     async def get_current_user(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
         request.scope[runtime.PRINCIPAL] = principal
+        await limiter.hit(request, "user", limiter.user_key(principal))
         result = await users.get_current_user(principal)
         return result.render(request.scope.get("root_path", ""))
 
     async def create_token(request: Request) -> Response:
+        await limiter.hit(request, "login-client", runtime.client_address(request))
         body = runtime.validate_body(
             models.PasswordGrant,
             await runtime.read_form_body(request),
             min_properties=None,
             max_properties=None,
         )
+        await limiter.hit(request, "login-username", body.username)
         result = await auth.create_token(body)
         return result.render(request.scope.get("root_path", ""))
 

@@ -4,6 +4,7 @@ taskapi code that `taskapi.generated` imports (besides Starlette and Pydantic).
 - `routing`: `Dispatch`, the middleware that matches requests to the spec's operations (405 + Allow);
 - `requests`: bodies (JSON, forms), text parameters, the bearer token, validation by the generated models;
 - `responses`: rendering the generated response types;
+- `ratelimits`: the `RateLimiter` the glue awaits, `TooManyRequests` (429), the `RateLimit` fields;
 - `errors`: `HttpError` and the refusals above, which the application renders as problem+json.
 """
 
@@ -14,6 +15,14 @@ from taskapi.runtime.errors import (
     MethodNotAllowed,
     MissingCredentials,
     UnsupportedMediaType,
+)
+from taskapi.runtime.ratelimits import (
+    RATE_LIMITS,
+    PolicyState,
+    RateLimiter,
+    TooManyRequests,
+    client_address,
+    record,
 )
 from taskapi.runtime.requests import (
     bearer_token,
@@ -40,6 +49,7 @@ from taskapi.runtime.routing import (
 __all__ = [
     "OPERATION_ID",
     "PRINCIPAL",
+    "RATE_LIMITS",
     "ROUTE_TEMPLATE",
     "BoundOperation",
     "Dispatch",
@@ -51,13 +61,18 @@ __all__ = [
     "MethodNotAllowed",
     "MissingCredentials",
     "OperationInfo",
+    "PolicyState",
+    "RateLimiter",
+    "TooManyRequests",
     "UnsupportedMediaType",
     "bearer_token",
+    "client_address",
     "empty_response",
     "json_response",
     "parse_parameters",
     "read_form_body",
     "read_json_body",
+    "record",
     "require_authenticator",
     "require_handlers",
     "route_path",

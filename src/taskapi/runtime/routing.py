@@ -2,8 +2,10 @@
 
 `Dispatch` is pure ASGI middleware in front of the application's router. It matches a request by its
 method and its path below the app's `root_path`, records the operation in the ASGI scope (for the
-access log), awaits the operation's endpoint, and renders whatever the endpoint raises through the
-application's error renderer. A path of the spec with another method is answered 405 with `Allow`.
+access log), awaits the operation's endpoint, renders whatever the endpoint raises through the
+application's error renderer, and adds the `RateLimit-Policy` and `RateLimit` fields of the policies the
+request was counted against (`ratelimits`) to the response, whichever it is. A path of the spec with
+another method is answered 405 with `Allow`.
 Anything else (the documentation pages, unknown paths) goes on to the router, which holds no operation.
 """
 
@@ -19,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskapi.runtime.errors import MethodNotAllowed
+from taskapi.runtime.ratelimits import RATE_LIMITS, ratelimit_headers
 
 # What dispatch records in the ASGI scope, for middleware (the access log) to read.
 OPERATION_ID = "taskapi.operation_id"
@@ -122,6 +125,9 @@ class Dispatch:
             response = await bound.endpoint(request)
         except Exception as exc:
             response = await self._on_error(request, exc)
+        if RATE_LIMITS in scope:
+            # The policies the request was counted against: on success, error and 429 alike.
+            response.raw_headers.extend(ratelimit_headers(scope))
         await response(scope, receive, send)
 
 

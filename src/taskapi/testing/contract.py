@@ -9,11 +9,16 @@ Credentials come from the environment:
 - TASKAPI_CONTRACT_TOKEN: a bearer token to use as is; or
 - TASKAPI_CONTRACT_USERNAME and TASKAPI_CONTRACT_PASSWORD: signed up if new, then exchanged for a token;
 - neither: a fresh random user is signed up.
+
+The run signs up and signs in far more often than the spec's default rate limits allow one client
+(a 429 is declared, but Schemathesis must see valid requests accepted): a deployment under test needs
+its limits raised, as `server_environment()` does for the local server (see README.md, Rate limits).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import subprocess
@@ -27,6 +32,15 @@ import httpx
 PHASES = "examples,coverage,fuzzing,stateful"
 DEFAULT_SEED = 20261126
 DEFAULT_MAX_EXAMPLES = 50
+# Every policy raised far beyond what a run sends, so that the limits (and their RateLimit fields) stay on.
+RAISED_RATE_LIMIT = "1000000/hour"
+
+
+def server_environment() -> dict[str, str]:
+    """The settings of a server under the contract run: rate limits on, raised beyond the run's traffic."""
+    from taskapi.generated.server import RATE_LIMIT_POLICIES
+
+    return {"TASKAPI_RATE_LIMITS": json.dumps(dict.fromkeys(RATE_LIMIT_POLICIES, RAISED_RATE_LIMIT))}
 
 
 def schemathesis_command(
@@ -113,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         return run(args.base_url.rstrip("/"))
     from taskapi.testing.liveserver import live_server
 
-    with tempfile.TemporaryDirectory(prefix="taskapi-contract-") as tmp, live_server(Path(tmp)) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="taskapi-contract-") as tmp,
+        live_server(Path(tmp), env=server_environment()) as server,
+    ):
         return run(server.base_url)
 
 

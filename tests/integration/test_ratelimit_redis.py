@@ -1,0 +1,103 @@
+"""The rate limiter on a real Redis (TASKAPI_TEST_REDIS_URL, default 127.0.0.1:6379; the tests fail when
+it is not there): concurrent requests of one key share round trips yet each gets its own count, and a
+worker that meets a window another one started learns when it ends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+
+from taskapi import runtime
+from taskapi.ratelimit import RateLimiter, reserve
+from taskapi.testing.redis import key_prefix, redis_reachable, redis_url
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def limiters() -> AsyncIterator[list[RateLimiter]]:
+    """Two limiters (two workers, as it were) counting in the same Redis under a prefix of their own."""
+    url = redis_url()
+    if (why := redis_reachable(url)) is not None:
+        pytest.fail(f"the rate-limit tests need Redis at {url}: {why}", pytrace=False)
+    prefix = key_prefix("limiter")
+    made = [RateLimiter({"user": "40/minute"}, redis_url=f"async+{url}", key_prefix=prefix) for _ in range(2)]
+    for limiter in made:
+        await limiter.open()
+    yield made
+    for limiter in made:
+        await limiter.close()
+
+
+async def hit(limiter: RateLimiter, key: str) -> tuple[int, runtime.PolicyState]:
+    """One request: its status (200 or 429) and the state the limiter recorded."""
+    scope: dict[str, Any] = {"type": "http"}
+    try:
+        await limiter.hit(Request(scope), "user", key)
+        status = 200
+    except runtime.TooManyRequests:
+        status = 429
+    [state] = scope[runtime.RATE_LIMITS]
+    return status, state
+
+
+async def test_concurrent_requests_of_one_key_each_get_their_own_count(limiters: list[RateLimiter]) -> None:
+    first, second = limiters
+    results = await asyncio.gather(*(hit(first if n % 2 else second, "7") for n in range(50)))
+    statuses = [status for status, _ in results]
+    assert statuses.count(200) == 40
+    assert statuses.count(429) == 10
+    remaining = sorted(state.remaining for status, state in results if status == 200)
+    assert remaining == list(range(40))  # every count from 1 to 40 once: none lost, none shared
+    assert all(state.remaining == 0 for status, state in results if status == 429)
+    assert all(0 < state.reset <= 60 for _, state in results)
+
+
+async def test_a_worker_learns_when_another_workers_window_ends(limiters: list[RateLimiter]) -> None:
+    first, second = limiters
+    _, started = await hit(first, "8")
+    await asyncio.sleep(1.1)
+    _, met = await hit(second, "8")  # its first hit of this window, not the window's first
+    assert started.remaining == 39 and met.remaining == 38
+    assert started.reset == 60
+    assert 57 <= met.reset <= 60
+
+
+async def test_a_large_quota_is_counted_in_blocks_and_never_exceeded(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = redis_url()
+    prefix = key_prefix("blocks")
+    workers = [RateLimiter({"user": "1000/minute"}, redis_url=f"async+{url}", key_prefix=prefix) for _ in range(2)]
+    round_trips = 0
+    for limiter in workers:
+        await limiter.open()
+        storage: Any = limiter._storage
+        incr = storage.incr
+
+        async def counted(*args: Any, incr: Any = incr, **kwargs: Any) -> int:
+            nonlocal round_trips
+            round_trips += 1
+            return int(await incr(*args, **kwargs))
+
+        monkeypatch.setattr(storage, "incr", counted)
+    try:
+        statuses: list[int] = []
+        for n in range(1200):  # one at a time (no round trips to share), alternating between the workers
+            status, _ = await hit(workers[n % 2], "9")
+            statuses.append(status)
+    finally:
+        for limiter in workers:
+            await limiter.close()
+    admitted = statuses.count(200)
+    # Reserved counts are spent counts: never past the quota, at most a block per worker short of it.
+    assert 1000 - 2 * reserve(1000) <= admitted <= 1000
+    assert 429 not in statuses[: 1000 - 2 * reserve(1000)]  # nobody refused while the quota surely lasts
+    assert round_trips <= 1000 / reserve(1000) + 2, round_trips  # a round trip per block, not per request
