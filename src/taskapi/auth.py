@@ -17,7 +17,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from taskapi.clock import Clock, SystemClock
-from taskapi.errors import Unauthorized
+from taskapi.errors import Overloaded, Unauthorized
 from taskapi.settings import Settings
 
 MIN_KEY_BYTES = 32
@@ -30,6 +30,9 @@ _MAX_ID = 2**63 - 1
 ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES = 19_456, 2, 1
 # Argon2 is built to cost memory and CPU: bound how many hashes run at once.
 _HASHING_SLOTS = 2
+# The tokens this server issues are about 250 characters (a few hundred more with long issuer and audience
+# names): anything much longer is no token of ours, and is refused before PyJWT decodes it.
+MAX_TOKEN_CHARS = 4096
 
 
 class InsecureConfiguration(RuntimeError):
@@ -78,19 +81,32 @@ def _load_or_create_key(path: Path) -> bytes:
 
 
 class Passwords:
-    """Argon2 hashing off the event loop, and verification that costs the same for unknown users."""
+    """Argon2 hashing off the event loop, and verification that costs the same for unknown users.
 
-    def __init__(self, hasher: PasswordHash | None = None) -> None:
+    At most two hashes run at once per worker, and at most `queue_limit` more wait for their turn; past
+    that, `Overloaded` (503 with Retry-After) at once. Otherwise a flood of logins queues up and every real
+    login waits behind it.
+    """
+
+    def __init__(self, hasher: PasswordHash | None = None, *, queue_limit: int = 32) -> None:
         self._hasher = hasher or PasswordHash(
             (Argon2Hasher(memory_cost=ARGON2_MEMORY_KIB, time_cost=ARGON2_PASSES, parallelism=ARGON2_LANES),)
         )
         self._dummy_hash: str | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+        self._most = _HASHING_SLOTS + queue_limit
+        self._pending = 0
 
     async def _run(self, function: Callable[..., object], *args: str) -> object:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(_HASHING_SLOTS)
-        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+        if self._pending >= self._most:
+            raise Overloaded("Too many password checks are waiting; retry in a moment.")
+        self._pending += 1
+        try:
+            return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+        finally:
+            self._pending -= 1
 
     async def hash(self, password: str) -> str:
         """An Argon2 hash of the password."""
@@ -142,8 +158,11 @@ class Tokens:
         """The user id a token was issued to; Unauthorized unless it is valid now, in every claim.
 
         A token that verified once is remembered (it cannot change: its signature covers every claim)
-        until it expires, so the HMAC and JSON work is done once per token, not once per request.
+        until it expires, so the HMAC and JSON work is done once per token, not once per request. A token
+        longer than any this server issues is refused unread.
         """
+        if len(token) > MAX_TOKEN_CHARS:
+            raise Unauthorized("The bearer token is not valid.")
         known = self._verified.get(token)
         if known is not None:
             user_id, deadline = known

@@ -50,9 +50,13 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from taskapi.logs import log_config
-    from taskapi.serving import http_protocol
+    from taskapi.logs import AccessLog, log_config
+    from taskapi.serving import ConnectionLimits, connection_cap, http_protocol, raise_open_files_limit
 
+    # Workers inherit the raised limit; the cap keeps each below it (serving.connection_cap says why).
+    max_connections = connection_cap(settings, raise_open_files_limit())
+    limits = ConnectionLimits.from_settings(settings, max_connections=max_connections)
+    http = http_protocol(settings.http_protocol, limits, AccessLog(enabled=settings.log_level in ("debug", "info")))
     uvicorn.run(
         "taskapi.asgi:app",
         factory=True,
@@ -64,8 +68,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=log_config(settings.log_level),
         access_log=False,  # taskapi.middleware writes the access log, one JSON line per request
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
-        loop=settings.event_loop,
-        http=http_protocol(settings.http_protocol),
+        loop="taskapi.serving:EventLoop" if settings.event_loop == "asyncio" else settings.event_loop,
+        http=http,
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        # Stock uvicorn's cap (a text/plain 503); the single-write protocol applies its own (problem+json).
+        limit_concurrency=max_connections if isinstance(http, str) else None,
         proxy_headers=args.forwarded_allow_ips is not None,
         forwarded_allow_ips=args.forwarded_allow_ips,
     )

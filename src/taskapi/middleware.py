@@ -1,18 +1,21 @@
-"""Pure ASGI middleware (no BaseHTTPMiddleware): request ids, the access log, the last-resort error page."""
+"""Pure ASGI middleware (no BaseHTTPMiddleware): request ids, the access log, the last-resort error page
+(`RequestContext`), and the request limits of the spec (`RequestLimits`)."""
 
 from __future__ import annotations
 
 import os
 import re
 import time
+from collections.abc import Iterable
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskapi import runtime
 from taskapi.auth import Principal
-from taskapi.errors import render_error
+from taskapi.errors import ContentTooLarge, HeaderFieldsTooLarge, UriTooLong, render_error
 from taskapi.logs import AccessLog
+from taskapi.runtime import HttpError
 
 REQUEST_ID = "X-Request-ID"
 _REQUEST_ID_HEADER = REQUEST_ID.lower().encode()
@@ -69,10 +72,82 @@ class RequestContext:
             )
 
     def _request_id(self, scope: Scope) -> str:
+        return request_id(scope["headers"], self._well_formed)
+
+
+def request_id(headers: Iterable[tuple[bytes, bytes]], well_formed: re.Pattern[str]) -> str:
+    """The request's `X-Request-ID` when it is well-formed, else a new one (32 hex digits)."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            candidate = bytes(value).decode("latin-1")
+            if well_formed.fullmatch(candidate):
+                return candidate
+            break
+    return os.urandom(16).hex()
+
+
+class RequestLimits:
+    """The spec's request limits (`x-taskapi-limits`, TASKAPI_MAX_*_BYTES), checked before the app reads
+    anything: a request target over `max_url_bytes` is 414, header fields over `max_header_bytes` (names and
+    values) 431, a declared `Content-Length` over `max_body_bytes` 413 at once, and a chunked body 413 as
+    soon as what has arrived passes the limit (the app never holds more). The 413 says `Connection: close`:
+    the rest of the body is not read.
+
+    `taskapi serve`'s protocol (taskapi.serving) already refuses URLs and header fields while it parses them,
+    before they are buffered; this is the backstop under any other server (TASKAPI_HTTP_PROTOCOL=uvicorn).
+    Inside `RequestContext` (ids, access log) and CORS: refusals are rendered like any other error.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_header_bytes: int, max_url_bytes: int) -> None:
+        self.app = app
+        self._max_body = max_body_bytes
+        self._max_header = max_header_bytes
+        self._max_url = max_url_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query: bytes = scope["query_string"]
+        # The target as the client sent it: the path below any --root-path prefix, then `?` and the query.
+        target = len(scope.get("raw_path") or b"") - len(scope.get("root_path", "")) + (len(query) + 1 if query else 0)
+        size = 0
+        length: bytes | None = None
+        chunked = False
         for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                candidate = bytes(value).decode("latin-1")
-                if self._well_formed.fullmatch(candidate):
-                    return candidate
-                break
-        return os.urandom(16).hex()
+            size += len(name) + len(value)
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        refusal = self._refusal(target, size, length)
+        if refusal is not None:
+            await (await render_error(Request(scope), refusal))(scope, receive, send)
+            return
+        if chunked and length is None:
+            receive = self._counting(receive)
+        await self.app(scope, receive, send)
+
+    def _refusal(self, target: int, size: int, length: bytes | None) -> HttpError | None:
+        if target > self._max_url:
+            return UriTooLong(self._max_url)
+        if size > self._max_header:
+            return HeaderFieldsTooLarge(self._max_header)
+        # The server delivers exactly Content-Length bytes: checking the declared length is enough.
+        if length is not None and length.isdigit() and (len(length) > 18 or int(length) > self._max_body):
+            return ContentTooLarge(self._max_body)
+        return None
+
+    def _counting(self, receive: Receive) -> Receive:
+        limit = self._max_body
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise ContentTooLarge(limit)
+            return message
+
+        return counted

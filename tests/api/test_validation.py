@@ -67,7 +67,7 @@ async def test_limits_are_inclusive(client: httpx.AsyncClient) -> None:
         (b'{"title": "t", "priority": NaN}', "application/json"),
         (b'{"title": "t", "priority": Infinity}', "application/json"),
         (b'{"title": "\xff"}', "application/json"),
-        (b"[" * 100_000, "application/json"),
+        (b"[" * 60_000, "application/json"),  # nested past the recursion limit, under the body limit
     ],
 )
 async def test_malformed_bodies_are_400(client: httpx.AsyncClient, raw: bytes, content_type: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hmac
 import stat
 import threading
 from datetime import UTC, datetime
@@ -14,8 +16,8 @@ import pytest
 from pwdlib import PasswordHash
 from pydantic import SecretStr
 
-from taskapi.auth import InsecureConfiguration, Passwords, Tokens, signing_key
-from taskapi.errors import Unauthorized
+from taskapi.auth import MAX_TOKEN_CHARS, InsecureConfiguration, Passwords, Tokens, signing_key
+from taskapi.errors import Overloaded, Unauthorized
 from taskapi.settings import Settings
 from taskapi.testing.clock import ManualClock
 
@@ -199,3 +201,48 @@ async def test_at_most_two_hashes_run_at_once_off_the_event_loop() -> None:
     assert await asyncio.gather(*hashing) == [f"hash:password {n}" for n in range(6)]
     assert hasher.peak == 2
     assert threading.main_thread().name not in hasher.threads
+
+
+@pytest.mark.anyio
+async def test_past_the_queue_limit_password_checks_are_refused_at_once() -> None:
+    hasher = BlockingHasher()
+    passwords = Passwords(cast(PasswordHash, hasher), queue_limit=1)
+    hashing = [asyncio.create_task(passwords.hash(f"password {n}")) for n in range(3)]  # two run, one waits
+    for _ in range(500):
+        if hasher.running == 2:
+            break
+        await asyncio.sleep(0.01)
+    with pytest.raises(Overloaded) as refused:
+        await passwords.hash("one too many")
+    assert refused.value.status == 503
+    assert refused.value.headers == {"Retry-After": "1"}
+    hasher.release.set()
+    assert len(await asyncio.gather(*hashing)) == 3
+    assert await passwords.hash("after the burst") == "hash:after the burst"  # the queue empties again
+
+
+def test_a_token_longer_than_any_issued_is_refused_before_it_is_decoded() -> None:
+    tokens = Tokens(KEY, issuer="taskapi", audience="taskapi", ttl_seconds=60)
+    padded = jwt.encode(
+        {"sub": "7", "iss": "taskapi", "aud": "taskapi", "iat": 0, "exp": 2**40, "pad": "x" * 3000}, KEY
+    )
+    assert len(padded) > MAX_TOKEN_CHARS
+    with pytest.raises(Unauthorized, match="not valid"):
+        tokens.subject(padded)  # validly signed: only its length refuses it
+    assert len(tokens.issue(2**63 - 1)) < MAX_TOKEN_CHARS // 8
+
+
+@pytest.mark.parametrize("digits", [2900, 5000])  # the longest a token within the cap holds; past int()'s
+@pytest.mark.parametrize("claim", ["sub", "exp", "iat", "nbf"])
+def test_an_enormous_number_in_a_claim_is_refused_not_a_500(claim: str, digits: int) -> None:
+    claims = {"sub": '"7"', "iss": '"taskapi"', "aud": '"taskapi"', "iat": str(NOW), "exp": str(NOW + 60)}
+    claims[claim] = "9" * digits
+    payload = "{" + ", ".join(f'"{name}": {value}' for name, value in claims.items()) + "}"
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=")
+    signature = base64.urlsafe_b64encode(hmac.digest(KEY, header + b"." + body, "sha256")).rstrip(b"=")
+    clock = ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    with pytest.raises(Unauthorized, match="not valid"):
+        Tokens(KEY, issuer="taskapi", audience="taskapi", ttl_seconds=60, clock=clock).subject(
+            (header + b"." + body + b"." + signature).decode()
+        )

@@ -233,3 +233,72 @@ def test_absolute_paths_go_under_the_root_path(root_path: str, reference: str, s
 
 async def _no_receive() -> Any:
     raise AssertionError("nothing to receive")
+
+
+def _body_request(body: bytes, content_type: str) -> Request:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    headers = [(b"content-type", content_type.encode())]
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": headers, "query_string": b""}, receive)
+
+
+def _refusal(read: Any) -> list[dict[str, Any]]:
+    with pytest.raises(runtime.InvalidRequest) as exc:
+        asyncio.run(read)
+    return exc.value.errors
+
+
+REPEATED = {"type": "repeated", "msg": "Appears more than once"}
+
+
+def test_a_json_member_given_twice_is_refused_naming_it_wherever_it_is() -> None:
+    body = b'{"title": "a", "tags": [{"x": 1, "x": 2}], "title": "b", "priority": 1, "priority": 2}'
+    errors = _refusal(runtime.read_json_body(_body_request(body, "application/json")))
+    assert errors == [
+        {**REPEATED, "loc": ("body", "title")},
+        {**REPEATED, "loc": ("body", "priority")},
+        {**REPEATED, "loc": ("body", "tags", 0, "x")},
+    ]
+    nested = b'{"a": {"b": {"c": [1, {"d": null, "d": null}]}}}'
+    assert _refusal(runtime.read_json_body(_body_request(nested, "application/json"))) == [
+        {**REPEATED, "loc": ("body", "a", "b", "c", 1, "d")}
+    ]
+    assert asyncio.run(runtime.read_json_body(_body_request(b'{"a": {"a": {"a": 1}}}', "application/json"))) == {
+        "a": {"a": {"a": 1}}
+    }
+
+
+def test_a_form_field_given_twice_is_refused_once_naming_it() -> None:
+    form = b"username=a&password=b&username=a&username=c"
+    errors = _refusal(runtime.read_form_body(_body_request(form, "application/x-www-form-urlencoded")))
+    assert errors == [{**REPEATED, "loc": ("body", "username")}]
+
+
+@pytest.mark.parametrize("given", [["abc", "2"], ["2", "2"], ["2", "3", "4"]])
+def test_a_query_parameter_given_twice_is_refused_naming_it(given: list[str]) -> None:
+    raw = [("limit", "query", "integer", given), ("completed", "query", "boolean", [])]
+    with pytest.raises(runtime.InvalidRequest) as exc:
+        runtime.parse_parameters(models.ListTasksParams, raw)
+    assert exc.value.errors == [{**REPEATED, "loc": ("query", "limit")}]
+
+
+def test_a_query_parameter_given_once_or_not_at_all_is_parsed() -> None:
+    raw: list[tuple[str, str, str, str | list[str] | None]] = [
+        ("limit", "query", "integer", ["2"]),
+        ("completed", "query", "boolean", []),
+    ]
+    params = runtime.parse_parameters(models.ListTasksParams, raw)
+    assert params.limit == 2
+    assert params.completed is MISSING
+
+
+@pytest.mark.parametrize(
+    "number", ["1.5e99999999999999999999", "1e-99999999999999999999999", "9" * 5000, "1e401", "-1e999999999"]
+)
+def test_numbers_too_large_to_convert_reach_the_model_as_invalid(number: str) -> None:
+    body = b'{"title": "t", "priority": %s}' % number.encode()
+    data = asyncio.run(runtime.read_json_body(_body_request(body, "application/json")))
+    with pytest.raises(runtime.InvalidRequest) as exc:
+        runtime.validate_body(models.TaskCreate, data)
+    assert _locs(exc) == [("body", "priority")]

@@ -9,6 +9,10 @@ from taskapi.generated import models, server
 from taskapi.storage import Database
 
 
+def _taken(username: str) -> Conflict:
+    return Conflict(f"The username {username} is taken.")
+
+
 class UsersHandlers:
     """Implements `server.UsersOperations[Principal]`."""
 
@@ -18,11 +22,15 @@ class UsersHandlers:
         self._clock = clock or SystemClock()
 
     async def create_user(self, body: models.UserCreate) -> server.CreateUserResponse:
-        """Sign up: store the username with an Argon2 hash of the password, never the password."""
+        """Sign up: store the username with an Argon2 hash of the password, never the password. A taken
+        username is refused before the hash is computed (the 409 says it is taken anyway); the unique
+        constraint still decides between two sign-ups racing for one name."""
+        if await self._db.users.by_username(body.username) is not None:
+            raise _taken(body.username)
         password_hash = await self._passwords.hash(body.password)
         user = await self._db.users.add(username=body.username, password_hash=password_hash, now=self._clock.now())
         if user is None:
-            raise Conflict(f"The username {body.username} is taken.")
+            raise _taken(body.username)
         return server.CreateUser201Response(
             body=models.User(id=user.id, username=user.username, created_at=user.created_at)
         )

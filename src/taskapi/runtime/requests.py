@@ -1,10 +1,15 @@
 """Reading a request as the spec declares it: bodies decoded (JSON or form), text parameters parsed per
-their JSON type, both validated by the generated models, and the bearer token taken from its header."""
+their JSON type, both validated by the generated models, and the bearer token taken from its header.
+
+Every parameter, form field and JSON member the spec declares holds one value (codegen accepts scalar
+parameters only), so one given twice is ambiguous: 422 naming it, wherever it is (`repeated`).
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
@@ -30,10 +35,11 @@ _MAX_FORM_FIELDS = 100
 
 
 class _OutOfRange:
-    """A number too long to convert: every typed field refuses it."""
+    """A number too large to convert (more digits, or a larger exponent, than Python converts): every
+    typed field refuses it."""
 
     def __repr__(self) -> str:
-        return f"<a number with more than {_MAX_DIGITS} digits>"
+        return "<a number too large to convert>"
 
 
 _HUGE = _OutOfRange()
@@ -47,8 +53,12 @@ def _parse_float(text: str) -> float | int | _OutOfRange:
     if len(text) > _MAX_DIGITS:
         return _HUGE
     # JSON Schema counts 5.0 as an integer: whole numbers reach the models as ints.
-    value = Decimal(text)
-    if value == value.to_integral_value() and value.adjusted() <= _MAX_INTEGRAL_EXPONENT:
+    try:
+        value = Decimal(text)
+        integral = value == value.to_integral_value()
+    except ArithmeticError:  # an exponent past what Decimal holds (1e99999999999999999999)
+        return _HUGE
+    if integral and value.adjusted() <= _MAX_INTEGRAL_EXPONENT:
         return int(value)
     return float(text)
 
@@ -57,8 +67,59 @@ def _reject_constant(text: str) -> NoReturn:
     raise ValueError(f"{text} is not a JSON value")
 
 
-# One decoder for every body (json.loads would build one per call).
-_JSON = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant)
+def repeated(*loc: str | int) -> dict[str, Any]:
+    """The error of a parameter, form field or JSON member given more than once, at `loc` (`("query",
+    "limit")`, `("body", "priority")`): the same for all three."""
+    return {"type": "repeated", "loc": loc, "msg": "Appears more than once"}
+
+
+class _RepeatedMember(ValueError):
+    """A JSON object has a member twice (RFC 8259 leaves it to the parser; the spec's objects do not)."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise _RepeatedMember
+    return members
+
+
+class _Repeats(dict[str, Any]):
+    """A decoded JSON object, and the names of the members it repeats."""
+
+    names: list[str]
+
+
+def _marked_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = _Repeats(pairs)
+    members.names = [name for name, count in Counter(name for name, _ in pairs).items() if count > 1]
+    return members
+
+
+# One decoder for every body (json.loads would build one per call); a second one, run only on a body with a
+# repeated member, to find where: the first one stops at the first repeat and does not know the path.
+_JSON = json.JSONDecoder(
+    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant, object_pairs_hook=_object
+)
+_MARKING_JSON = json.JSONDecoder(
+    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant, object_pairs_hook=_marked_object
+)
+
+
+def _repeated_members(text: str) -> list[dict[str, Any]]:
+    """The `repeated` errors of a JSON document, an object's own before those inside it (walked without
+    recursion: the document may nest as deeply as the decoder allows)."""
+    errors: list[dict[str, Any]] = []
+    pending: list[tuple[tuple[str | int, ...], Any]] = [(("body",), _MARKING_JSON.decode(text))]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, _Repeats):
+            errors.extend(repeated(*path, name) for name in value.names)
+        if isinstance(value, dict):
+            pending.extend(((*path, name), member) for name, member in reversed(value.items()))
+        elif isinstance(value, list):
+            pending.extend(((*path, index), item) for index, item in reversed(list(enumerate(value))))
+    return errors
 
 
 def _media_type(request: Request) -> tuple[str | None, dict[str, str]]:
@@ -90,9 +151,12 @@ async def read_json_body(request: Request, declared: str = "application/json") -
     if charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"JSON bodies are UTF-8, not {charset}.")
     try:
-        return _JSON.decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        return _JSON.decode(text)
     except UnicodeDecodeError:
         raise MalformedBody("The body is not valid UTF-8.") from None
+    except _RepeatedMember:
+        raise InvalidRequest(_repeated_members(text)) from None
     except (ValueError, RecursionError) as exc:
         reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
         raise MalformedBody(f"The body is not valid JSON: {reason}.") from None
@@ -110,14 +174,10 @@ async def read_form_body(request: Request) -> dict[str, str]:
         pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, errors="strict", max_num_fields=_MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedBody(f"The body is not a valid form: {exc}.") from None
-    fields: dict[str, str] = {}
-    errors: list[dict[str, Any]] = []
-    for name, value in pairs:
-        if name in fields:
-            errors.append({"type": "repeated", "loc": ("body", name), "msg": "The field appears more than once"})
-        fields[name] = value
-    if errors:
-        raise InvalidRequest(errors)
+    fields = dict(pairs)
+    if len(fields) != len(pairs):
+        counts = Counter(name for name, _ in pairs)
+        raise InvalidRequest([repeated("body", name) for name, count in counts.items() if count > 1])
     return fields
 
 
@@ -168,19 +228,26 @@ def _parse_text(json_type: str, text: str) -> Any:
     return text
 
 
-def parse_parameters(model: type[ModelT], raw: Iterable[tuple[str, str, str, str | None]]) -> ModelT:
+def parse_parameters(model: type[ModelT], raw: Iterable[tuple[str, str, str, str | list[str] | None]]) -> ModelT:
     """Parse text parameters per their JSON type, then validate them against the operation's model.
 
-    `raw` holds (name, location, JSON type, text or None when absent) for each declared parameter.
+    `raw` holds (name, location, JSON type, text) for each declared parameter: the text is None when
+    absent, and for a query parameter every value the query string gives (none, one, or a repeat, which
+    is refused whatever its values: every parameter of the spec is single-valued).
     """
     values: dict[str, Any] = {}
     locations: dict[str, str] = {}
     errors: list[dict[str, Any]] = []
-    for name, location, json_type, text in raw:
+    for name, location, json_type, given in raw:
         locations[name] = location
-        if text is None:
+        if isinstance(given, list):
+            if len(given) > 1:
+                errors.append(repeated(location, name))
+                continue
+            given = given[0] if given else None
+        if given is None:
             continue
-        value = _parse_text(json_type, text)
+        value = _parse_text(json_type, given)
         if value is _INVALID:
             errors.append(
                 {"type": f"{json_type}_parsing", "loc": (location, name), "msg": f"Input should be a valid {json_type}"}
