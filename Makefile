@@ -29,7 +29,7 @@ ENSURE_CHROMIUM = @test -x /usr/bin/chromium || { echo "installing chromium (Deb
 # checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
-.PHONY: help install lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract test-clients contract sdk run migrate clean
+.PHONY: help install lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract test-hostile test-clients contract sdk run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -92,8 +92,8 @@ test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, then on PostgreSQL when a 
 	fi
 	$(PY) -m coverage xml -q -o build/coverage.xml
 
-test-postgres: $(STAMP) $(NPM_STAMP) ## integration, api and contract suites on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
-	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/integration tests/api tests/contract $(PYTEST_ARGS) \
+test-postgres: $(STAMP) $(NPM_STAMP) ## integration, api, contract and hostile suites on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
+	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/integration tests/api tests/contract tests/hostile $(PYTEST_ARGS) \
 		--junitxml=$(JUNIT)/postgresql.xml
 
 test-unit: $(STAMP) ## unit tests (no I/O)
@@ -107,6 +107,9 @@ test-api: $(STAMP) ## the app in-process over a real database
 
 test-contract: $(STAMP) ## live uvicorn: Schemathesis, ownership, concurrency
 	$(PYTEST) tests/contract --junitxml=$(JUNIT)/contract.xml
+
+test-hostile: $(STAMP) ## the hostile-input suite against the live server
+	$(PYTEST) tests/hostile --junitxml=$(JUNIT)/hostile.xml
 
 test-clients: $(STAMP) $(NPM_STAMP) ## SDKs and docs in a browser against the live server
 	$(ENSURE_CHROMIUM)
