@@ -29,7 +29,7 @@ ENSURE_CHROMIUM = @test -x /usr/bin/chromium || { echo "installing chromium (Deb
 # checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
-.PHONY: help install lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract test-hostile test-clients contract sdk run migrate clean
+.PHONY: help install lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -104,6 +104,9 @@ test-integration: $(STAMP) $(NPM_STAMP) ## storage, migrations and codegen again
 
 test-api: $(STAMP) ## the app in-process over a real database
 	$(PYTEST) tests/api --junitxml=$(JUNIT)/api.xml
+
+test-toolchain: $(STAMP) $(NPM_STAMP) ## the spec lint, the breaking-change gate and the designer's guide
+	$(PYTEST) tests/toolchain --junitxml=$(JUNIT)/toolchain.xml
 
 test-contract: $(STAMP) ## live uvicorn: Schemathesis, ownership, concurrency
 	$(PYTEST) tests/contract --junitxml=$(JUNIT)/contract.xml
