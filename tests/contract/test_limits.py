@@ -7,20 +7,18 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from taskapi.generated.server import LIMITS
 from taskapi.testing.databases import Databases
 from taskapi.testing.liveserver import (
     LiveServer,
@@ -30,10 +28,11 @@ from taskapi.testing.liveserver import (
     server_process,
     taskapi_environment,
 )
+from taskapi.testing.wire import MB, Answer, Sender, Wire, chunked, request
 
 pytestmark = pytest.mark.contract
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
-MAX_HEADER, MAX_URL, MAX_BODY = 16384, 8192, 65536  # the spec's x-taskapi-limits: the defaults
+MAX_HEADER, MAX_URL, MAX_BODY = LIMITS.max_header_bytes, LIMITS.max_url_bytes, LIMITS.max_body_bytes
 # Short timeouts, so that their tests are quick; rate limits off, so that they do not get in the way.
 FAST = {
     "TASKAPI_HEADER_TIMEOUT_SECONDS": "1",
@@ -43,7 +42,6 @@ FAST = {
     "TASKAPI_RATE_LIMITING": "false",
     "TASKAPI_LOG_LEVEL": "info",
 }
-MB = 1 << 20
 
 
 @pytest.fixture(scope="module")
@@ -52,84 +50,24 @@ def server(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> It
         yield running
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def problem(self, status: int) -> dict[str, Any]:
-        """The answer is a problem+json document of `status` with a request id made by the server."""
-        assert self.status == status, (self.status, self.body)
-        assert self.headers["content-type"] == "application/problem+json"
-        assert GENERATED_ID.fullmatch(self.headers["x-request-id"]), self.headers
-        document: dict[str, Any] = json.loads(self.body)
-        assert (document["status"], document["type"]) == (status, "about:blank")
-        return document
-
-
-class Connection:
-    """A raw client connection: send bytes, read responses (with a Content-Length) one by one."""
-
-    def __init__(self, server: ServerProcess) -> None:
-        host, port = server.base_url.removeprefix("http://").split(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=10)
-        self._buffer = b""
-
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _more(self) -> None:
-        chunk = self.sock.recv(65536)
-        assert chunk, f"closed without an answer: {self._buffer[:200]!r}"
-        self._buffer += chunk
-
-    def answer(self, timeout: float = 5) -> Answer:
-        """The next response."""
-        self.sock.settimeout(timeout)
-        while b"\r\n\r\n" not in self._buffer:
-            self._more()
-        head, _, self._buffer = self._buffer.partition(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
-        length = int(headers["content-length"])
-        while len(self._buffer) < length:
-            self._more()
-        body, self._buffer = self._buffer[:length], self._buffer[length:]
-        return Answer(int(status_line.split()[1]), headers, body)
-
-    def ends(self, timeout: float = 1) -> bool:
-        """Whether the server ends the connection (FIN or reset) within `timeout`, sending nothing more."""
-        if self._buffer:
-            return False
-        self.sock.settimeout(timeout)
-        try:
-            return self.sock.recv(1, socket.MSG_PEEK) == b""
-        except ConnectionResetError:
-            return True
-        except TimeoutError:
-            return False
-
-
-def request(method: str, target: str, headers: Mapping[str, str] | None = None, body: bytes = b"") -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", "Host: test", *(f"{k}: {v}" for k, v in (headers or {}).items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+def problem(answer: Answer, status: int) -> dict[str, Any]:
+    """The answer is a problem+json document of `status` with a request id made by the server."""
+    assert answer.status == status, (answer.status, answer.body)
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert GENERATED_ID.fullmatch(answer.headers["x-request-id"]), answer.headers
+    document: dict[str, Any] = answer.json()
+    assert (document["status"], document["type"]) == (status, "about:blank")
+    return document
 
 
 def test_a_header_over_the_limit_is_431_before_it_is_all_sent(server: LiveServer) -> None:
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         # A 50 MB header would follow; the server answers once it has seen 16 KiB (and a slice) of it.
         http.send(b"GET /tasks HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer " + b"a" * (4 * MAX_HEADER))
         started = time.monotonic()
         answer = http.answer()
         assert time.monotonic() - started < 0.9  # not the header timeout (1 s), which would answer nothing
-        assert answer.problem(431)["detail"] == f"The request's header fields are larger than {MAX_HEADER} bytes."
+        assert problem(answer, 431)["detail"] == f"The request's header fields are larger than {MAX_HEADER} bytes."
         assert answer.headers["connection"] == "close"
         assert http.ends()
     records = server.wait_for_log(lambda records: any(r.get("status") == 431 for r in records))
@@ -139,50 +77,34 @@ def test_a_header_over_the_limit_is_431_before_it_is_all_sent(server: LiveServer
 
 def test_header_fields_over_the_limit_together_are_431_and_up_to_it_are_served(server: LiveServer) -> None:
     fields = {f"X-Field-{n:03d}": "v" * 100 for n in range(170)}  # 170 × 111 bytes: 18,870
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         http.send(request("GET", "/healthz", fields))
-        http.answer().problem(431)
-    with Connection(server) as http:
+        problem(http.answer(), 431)
+    with Wire(server.base_url) as http:
         http.send(request("GET", "/healthz", {"X-Pad": "p" * (MAX_HEADER - 100)}))
         assert http.answer().status == 200
 
 
 def test_a_url_over_the_limit_is_414(server: LiveServer) -> None:
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         http.send(request("GET", "/tasks?cursor=" + "1" * MAX_URL))
         answer = http.answer()
-        assert answer.problem(414)["detail"] == f"The request target is longer than {MAX_URL} bytes."
+        assert problem(answer, 414)["detail"] == f"The request target is longer than {MAX_URL} bytes."
         assert "instance" not in json.loads(answer.body)  # the target is what was refused: not echoed
         assert http.ends()
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         http.send(request("GET", "/healthz?pad=" + "p" * (MAX_URL - 100)))
         assert http.answer().status == 200
 
 
 def test_a_declared_body_over_the_limit_is_413_at_once_and_the_connection_closed(server: LiveServer) -> None:
     head = request("POST", "/users", {"Content-Type": "application/json", "Content-Length": str(100 * MB)})
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         http.send(head + b"x" * MAX_BODY)  # 64 KiB of the 100 MB, then wait for the answer
         answer = http.answer()
-        assert answer.problem(413)["detail"] == f"The body is longer than {MAX_BODY} bytes."
+        assert problem(answer, 413)["detail"] == f"The body is longer than {MAX_BODY} bytes."
         assert answer.headers["connection"] == "close"
         assert http.ends()
-
-
-def send_in_background(http: Connection, head: bytes, size: int, piece: bytes = b"x" * 65536) -> threading.Thread:
-    """Send `head`, then up to `size` bytes, until the server stops taking them."""
-
-    def send() -> None:
-        try:
-            http.send(head)
-            for _ in range(size // len(piece)):
-                http.send(piece)
-        except OSError:
-            pass  # the server closed the connection
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    return thread
 
 
 def test_a_client_still_sending_after_its_413_reads_the_answer(server: LiveServer) -> None:
@@ -190,27 +112,23 @@ def test_a_client_still_sending_after_its_413_reads_the_answer(server: LiveServe
     before the client reads it; the server shuts its side and discards input for a while instead."""
     head = request("POST", "/tasks", {"Content-Type": "application/json", "Content-Length": str(100 * MB)})
     for _ in range(5):
-        with Connection(server) as http:
-            sending = send_in_background(http, head, 100 * MB)
-            http.answer().problem(413)
+        with Wire(server.base_url) as http:
+            sending = Sender(http, head, 100 * MB)
+            problem(http.answer(), 413)
             assert http.ends(timeout=5)
-            sending.join(10)
-
-
-def chunked(size: int, piece: int = 16384) -> bytes:
-    return b"".join(b"%x\r\n%s\r\n" % (piece, b"{" * piece) for _ in range(size // piece)) + b"0\r\n\r\n"
+            sending.join()
 
 
 def test_a_chunked_body_past_the_limit_is_413(server: LiveServer) -> None:
     head = request("POST", "/users", {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
-    with Connection(server) as http:
-        http.send(head + chunked(4 * MAX_BODY)[: 2 * MAX_BODY])  # no end: the server must not wait for it
-        http.answer().problem(413)
+    with Wire(server.base_url) as http:
+        http.send(head + chunked(b"{" * 4 * MAX_BODY)[: 2 * MAX_BODY])  # no end: the server must not wait for it
+        problem(http.answer(), 413)
         assert http.ends()
 
 
 def test_a_client_that_trickles_its_headers_is_dropped_after_the_header_timeout(server: LiveServer) -> None:
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         http.send(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")
         started = time.monotonic()
         for n in range(30):  # a header field every 0.1 s, for up to 3 s
@@ -227,14 +145,14 @@ def test_a_client_that_trickles_its_headers_is_dropped_after_the_header_timeout(
 
 
 def test_a_connection_that_sends_nothing_is_dropped_after_the_header_timeout(server: LiveServer) -> None:
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         started = time.monotonic()
         assert http.ends(timeout=3)
     assert 0.9 < time.monotonic() - started < 2
 
 
 def test_a_body_that_does_not_arrive_in_time_is_dropped(server: LiveServer) -> None:
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         http.send(request("POST", "/users", {"Content-Type": "application/json", "Content-Length": "100"}))
         http.send(b'{"username": ')
         started = time.monotonic()
@@ -243,7 +161,7 @@ def test_a_body_that_does_not_arrive_in_time_is_dropped(server: LiveServer) -> N
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(server: LiveServer) -> None:
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         for _ in range(3):  # kept alive while requests come in time
             http.send(request("GET", "/healthz"))
             assert http.answer().status == 200
@@ -255,15 +173,15 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(se
 
 def test_a_malformed_request_is_a_problem_with_a_request_id(server: LiveServer) -> None:
     for garbage in (b"NOT HTTP AT ALL\r\n\r\n", b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n"):
-        with Connection(server) as http:
+        with Wire(server.base_url) as http:
             http.send(garbage)
             answer = http.answer()
-            assert answer.problem(400)["detail"].startswith("The request is not well-formed HTTP/1.1: ")
+            assert problem(answer, 400)["detail"].startswith("The request is not well-formed HTTP/1.1: ")
             assert http.ends()
 
 
 def test_requests_pipelined_before_a_refused_one_are_answered_first(server: LiveServer) -> None:
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         http.send(request("GET", "/healthz") * 20 + request("GET", "/tasks?" + "q" * MAX_URL))
         assert [http.answer().status for _ in range(21)] == [200] * 20 + [414]
         assert http.ends()
@@ -303,21 +221,25 @@ def test_the_worker_stays_small_while_100_mb_bodies_come_in(server: LiveServer) 
     targets = [
         ("/users", {"Content-Type": "application/json", "Content-Length": str(100 * MB)}, piece),
         ("/auth/token", {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(100 * MB)}, piece),
-        ("/users", {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}, chunked(len(piece))[:-5]),
+        (
+            "/users",
+            {"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            chunked(b"{" * len(piece), last=False),
+        ),
     ]
     pid = server.process.pid
     before = vm_kib(pid, "VmHWM")
     for _ in range(2):
-        connections = [Connection(server) for _ in targets]
+        connections = [Wire(server.base_url) for _ in targets]
         try:
             sending = [
-                send_in_background(http, request("POST", path, headers), 100 * MB, piece)
+                Sender(http, request("POST", path, headers), 100 * MB, piece)
                 for http, (path, headers, piece) in zip(connections, targets, strict=True)
             ]
             for http in connections:
-                http.answer(timeout=10).problem(413)
-            for thread in sending:
-                thread.join(10)
+                problem(http.answer(timeout=10), 413)
+            for sender in sending:
+                sender.join()
         finally:
             for http in connections:
                 http.sock.close()
@@ -335,18 +257,18 @@ def capped(tmp_path: Path, databases: Databases) -> Iterator[LiveServer]:
 
 
 def test_past_the_connection_cap_a_new_connection_gets_503_and_the_others_are_served(capped: LiveServer) -> None:
-    held = [Connection(capped) for _ in range(4)]
+    held = [Wire(capped.base_url) for _ in range(4)]
     try:
         for http in held:  # four connections, each with a request served: the cap
             http.send(request("GET", "/healthz"))
             assert http.answer().status == 200
-        with Connection(capped) as extra:
+        with Wire(capped.base_url) as extra:
             extra.send(request("GET", "/healthz"))
             answer = extra.answer()
-            answer.problem(503)
+            problem(answer, 503)
             assert answer.headers["retry-after"] == "1"
             assert extra.ends()
-        with Connection(capped) as silent:  # past the cap, a connection that sends nothing is closed soon
+        with Wire(capped.base_url) as silent:  # past the cap, a connection that sends nothing is closed soon
             started = time.monotonic()
             assert silent.ends(timeout=5)
             assert time.monotonic() - started < 2
@@ -358,7 +280,7 @@ def test_past_the_connection_cap_a_new_connection_gets_503_and_the_others_are_se
             http.sock.close()
     # Once they are gone, new connections are served again.
     for _ in range(100):
-        with Connection(capped) as http:
+        with Wire(capped.base_url) as http:
             http.send(request("GET", "/healthz"))
             if http.answer().status == 200:
                 break
@@ -375,20 +297,20 @@ def test_stock_uvicorn_refuses_the_same_requests_in_the_app(tmp_path: Path, data
         (request("GET", "/tasks", {"X-Big": "b" * MAX_HEADER}), 431),
         (request("GET", "/tasks?cursor=" + "1" * MAX_URL), 414),
         (request("POST", "/users", too_long), 413),
-        (request("POST", "/users", {"Transfer-Encoding": "chunked"}, chunked(2 * MAX_BODY)), 413),
+        (request("POST", "/users", {"Transfer-Encoding": "chunked"}, chunked(b"{" * 2 * MAX_BODY), length=False), 413),
     ]
     with live_server(tmp_path / "stock", database_url=databases.fresh(), env=env) as stock:
         for raw, status in cases:
-            with Connection(stock) as http:
+            with Wire(stock.base_url) as http:
                 http.send(raw)
-                http.answer().problem(status)
+                problem(http.answer(), status)
 
 
 def test_a_chunked_body_with_broken_framing_is_400(server: LiveServer) -> None:
     head = request("POST", "/users", {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
-    with Connection(server) as http:
+    with Wire(server.base_url) as http:
         http.send(head + b"5\r\n{}{}{\r\nnot a chunk size\r\n")
-        http.answer().problem(400)
+        problem(http.answer(), 400)
         assert http.ends()
 
 
@@ -412,10 +334,10 @@ def test_more_connections_than_open_files_leave_the_worker_serving_and_its_log_q
     keeps serving the connection it had, answers or closes the others, writes a line about the lack of
     files now and then rather than a traceback per failed accept, and serves new connections once the
     flood is gone."""
-    with Connection(starved) as kept:
+    with Wire(starved.base_url) as kept:
         kept.send(request("GET", "/healthz"))
         assert kept.answer().status == 200
-        flood = [Connection(starved) for _ in range(140)]
+        flood = [Wire(starved.base_url) for _ in range(140)]
         try:
             for _ in range(3):
                 time.sleep(0.5)
@@ -425,7 +347,7 @@ def test_more_connections_than_open_files_leave_the_worker_serving_and_its_log_q
             for http in flood:
                 http.sock.close()
     for _ in range(50):
-        with Connection(starved) as http:
+        with Wire(starved.base_url) as http:
             http.send(request("GET", "/healthz"))
             if http.answer().status == 200:
                 break

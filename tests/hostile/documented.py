@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from codegen.spec import Resolver, load
 
+from taskapi.testing.wire import Answer, request
 from tests.conftest import ROOT
-from tests.hostile.wire import Answer, request
 
 SPEC = load(ROOT / "openapi.yaml")
 OPERATIONS = {op.operation_id: op for op in SPEC.operations}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from taskapi.testing.liveserver import LiveServer
+from taskapi.testing.wire import MB, Sender, Wire, chunked, exchange, request
 from tests.hostile.conftest import User
 from tests.hostile.documented import LIMITS, assert_documented
 from tests.hostile.state import DatabaseState
-from tests.hostile.wire import MB, Sender, Wire, chunked, exchange, request
 
 pytestmark = pytest.mark.hostile
 MAX_BODY = LIMITS["max_body_bytes"]

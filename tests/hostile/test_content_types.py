@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import pytest
 
 from taskapi.testing.liveserver import LiveServer
+from taskapi.testing.wire import exchange, request
 from tests.hostile.conftest import PASSWORD, User
 from tests.hostile.documented import assert_documented
 from tests.hostile.state import DatabaseState
-from tests.hostile.wire import exchange, request
 
 pytestmark = pytest.mark.hostile
 TASK = b'{"title": "must not be stored"}'

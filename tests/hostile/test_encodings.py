@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from taskapi.testing.liveserver import LiveServer
+from taskapi.testing.wire import exchange, request
 from tests.hostile.conftest import User
 from tests.hostile.documented import assert_documented, with_body
 from tests.hostile.state import DatabaseState
-from tests.hostile.wire import exchange, request
 
 pytestmark = pytest.mark.hostile
 

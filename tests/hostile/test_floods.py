@@ -21,10 +21,10 @@ import limits
 import pytest
 
 from taskapi.testing.liveserver import LiveServer
+from taskapi.testing.wire import Answer, Wire, request
 from tests.hostile.conftest import PASSWORD, PASSWORD_QUEUE_LIMIT, User, sign_up
 from tests.hostile.documented import SPEC, assert_documented
 from tests.hostile.state import DatabaseState
-from tests.hostile.wire import Answer, Wire, request
 
 pytestmark = pytest.mark.hostile
 POLICIES = {name: limits.parse(text) for name, text in SPEC.rate_limit_policies.items()}

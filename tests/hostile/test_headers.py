@@ -13,10 +13,10 @@ import pytest
 
 from taskapi.auth import MAX_TOKEN_CHARS
 from taskapi.testing.liveserver import LiveServer
+from taskapi.testing.wire import MB, Sender, Wire, exchange, request
 from tests.hostile.conftest import JWT_SECRET, User
 from tests.hostile.documented import LIMITS, REQUEST_ID, assert_documented
 from tests.hostile.state import DatabaseState
-from tests.hostile.wire import MB, Sender, Wire, exchange, request
 
 pytestmark = pytest.mark.hostile
 MAX_HEADER = LIMITS["max_header_bytes"]

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from taskapi.testing.liveserver import LiveServer
+from taskapi.testing.wire import Wire, exchange, request
 from tests.hostile.conftest import MAX_CONNECTIONS, TIMEOUT, User
 from tests.hostile.documented import assert_documented
 from tests.hostile.state import DatabaseState
-from tests.hostile.wire import Wire, exchange, request
 
 pytestmark = pytest.mark.hostile
 # A dropped connection comes after the timeout and within this much more (the server's timer, this

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 
 from taskapi.testing.liveserver import LiveServer
+from taskapi.testing.wire import Wire, chunked, request
 from tests.hostile.conftest import User
 from tests.hostile.documented import assert_documented
 from tests.hostile.state import DatabaseState
-from tests.hostile.wire import Wire, chunked, request
 
 pytestmark = pytest.mark.hostile
 

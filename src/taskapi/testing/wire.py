@@ -1,5 +1,6 @@
 """A raw HTTP/1.1 client for what no well-behaved client sends: oversized, malformed, slow and smuggled
-requests, written byte for byte on a socket of its own, and the answers read back as they come."""
+requests, written byte for byte on a socket of its own, and the answers read back as they come. Shared by
+the hostile suite (tests/hostile/) and the limits' own tests (tests/contract/test_limits.py)."""
 
 from __future__ import annotations
 
@@ -133,9 +134,10 @@ class Wire:
         """Seconds from now until the server ends the connection; AssertionError if it is still open after
         `timeout` or sends anything."""
         started = time.monotonic()
-        assert self.ends(timeout), (
-            f"the connection is still open after {timeout:g} s (or the server sent {self._buffer[:200]!r})"
-        )
+        if not self.ends(timeout):
+            raise AssertionError(
+                f"the connection is still open after {timeout:g} s (or the server sent {self._buffer[:200]!r})"
+            )
         return time.monotonic() - started
 
 
@@ -163,4 +165,5 @@ class Sender:
 
     def join(self, timeout: float = 10) -> None:
         self._thread.join(timeout)
-        assert not self._thread.is_alive(), f"still sending after {timeout:g} s ({self.sent} bytes sent)"
+        if self._thread.is_alive():
+            raise AssertionError(f"still sending after {timeout:g} s ({self.sent} bytes sent)")
