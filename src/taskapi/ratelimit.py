@@ -8,11 +8,11 @@ takes them rarely:
 
 - the concurrent requests of one key share one round trip (`_coalesced`: one `incr` by their number, each
   request its own count, in the order they arrived);
-- for a large quota a worker reserves a block ahead with the same `incr` (`reserve`: 2% of the quota, at
-  most 100) and admits the next requests of that key from it without asking Redis. Reserved counts are
-  counted as used, so a client is never admitted past its quota; it may be refused up to one block per
-  worker early, and the `r` it is told lags other workers' use by as much. Quotas under 100 reserve
-  nothing and are exact.
+- for a quota of 100 or more a worker reserves a block ahead with the same `incr` (`reserve`: what the
+  key used on this worker in the last BLOCK_SECONDS, at least 100, at most 2% of the quota) and admits
+  the next requests of that key from it without asking Redis. Reserved counts are counted as used, so a
+  client is never admitted past its quota; it may be refused up to one block per worker early, and the
+  `r` it is told lags other workers' use by as much. Quotas under 100 reserve nothing and are exact.
 - once a window is spent, the worker refuses that key locally until the window ends.
 
 The count gives the `RateLimit` field's `r`; the window's end, fixed for the window's whole life, is
@@ -35,7 +35,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, Storage
 from limits.storage import storage_from_string
 from starlette.requests import Request
@@ -55,34 +54,64 @@ REDIS_TIMEOUT_SECONDS = 0.5
 # Window ends and reserved blocks remembered per worker (a few hundred bytes each); past this the
 # expired ones are dropped.
 _MAX_REMEMBERED_WINDOWS = 10_000
-# A block reserved ahead on Redis: this fraction of the quota, at most so many requests.
+# A block reserved ahead on Redis: about what the key uses in this many seconds on this worker, at least
+# _MIN_BLOCK counts, at most this fraction of the quota; none for quotas under _RESERVING_QUOTA.
+BLOCK_SECONDS = 0.1
+_MIN_BLOCK = 100
 _RESERVE_FRACTION = 50
-_MAX_RESERVE = 100
+_RESERVING_QUOTA = 100
 
 
-def reserve(quota: int) -> int:
-    """How many counts a worker reserves ahead for a key of this quota (0: every request asks the store)."""
-    return min(quota // _RESERVE_FRACTION, _MAX_RESERVE)
+def reserve(quota: int, rate: float = 0.0) -> int:
+    """How many counts a worker reserves ahead for a key of this quota that it sees `rate` times a second
+    (0: every request asks the store)."""
+    if quota < _RESERVING_QUOTA:
+        return 0
+    return min(quota // _RESERVE_FRACTION, max(_MIN_BLOCK, math.ceil(rate * BLOCK_SECONDS)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    """A policy as the limiter applies it: `quota` hits per `window` seconds; its storage keys start
+    with `key_prefix`, which names the policy and its limit (a changed limit starts afresh)."""
+
+    name: str
+    quota: int
+    window: int
+    key_prefix: str
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> _Policy:
+        item = rate_limit(text, name)
+        key_prefix = f"{name}/{item.amount}/{item.multiples}/{item.GRANULARITY.name}/"
+        return cls(name, item.amount, item.get_expiry(), key_prefix)
 
 
 @dataclass(slots=True)
-class _Batch:
-    """The hits of one key waiting for the same round trip: how many, and the count after it (with the
-    block reserved behind them) and when the window ends."""
+class _Refill:
+    """A round trip to the store for one key: done when the block it asked for is in `_blocks`; `waiting`
+    hits joined it before it was sent."""
 
-    counted: asyncio.Future[tuple[int, float]]
-    size: int = 0
+    done: asyncio.Future[None]
+    waiting: int = 0
 
 
 @dataclass(slots=True)
 class _Block:
     """Counts a worker reserved for one key in the current window: it hands out `next` … `end` (the
     reserved counts the quota admits), then asks the store again, unless `end` reached the quota: then
-    the window is spent. Valid until `window_end`."""
+    the window is spent. Valid until `window_end`. It began at count `first`, at `started` (monotonic
+    seconds): how fast it is used sizes the next one."""
 
     next: int
     end: int
     window_end: float
+    first: int
+    started: float
+
+    def rate(self, now: float) -> float:
+        """Hits a second this block has seen so far."""
+        return (self.next - self.first) / max(now - self.started, 1e-3)
 
 
 class RateLimiterUnavailable(runtime.HttpError):
@@ -110,22 +139,16 @@ class RateLimiter:
     ) -> None:
         self.policies = dict(policies)
         """Each policy's limit as this limiter applies it, in the `limits` notation."""
-        self._items: dict[str, RateLimitItem] = {name: rate_limit(text, name) for name, text in policies.items()}
-        # A key names the policy and its limit (a changed limit starts afresh), then what is counted.
-        self._key_prefixes = {
-            name: f"{name}/{item.amount}/{item.multiples}/{item.GRANULARITY.name}/"
-            for name, item in self._items.items()
-        }
+        self._policies = {name: _Policy.parse(name, text) for name, text in policies.items()}
         self._redis_url = redis_url
         self._key_prefix = key_prefix
         self._fail_open = fail_open
         self._storage: Storage | None = None
         self._window_ends: dict[str, float] = {}
         self._blocks: dict[str, _Block] = {}
-        self._reserves = {name: reserve(item.amount) for name, item in self._items.items()}
         # Redis: concurrent hits of one key share round trips (`_coalesced`); memory answers at once.
         self._coalesce = redis_url is not None
-        self._batches: dict[str, _Batch] = {}
+        self._refills: dict[str, _Refill] = {}
         self._sending: set[asyncio.Task[None]] = set()
         self._store_down_until = 0.0
         self._warned_at = -math.inf
@@ -180,7 +203,7 @@ class RateLimiter:
 
     async def hit(self, request: Request, policy: str, key: str) -> None:
         """Count the request against `policy` for `key`; record the policy's state; 429 over the limit."""
-        item = self._items[policy]
+        applied = self._policies[policy]
         storage = self._storage
         if storage is None:
             raise RuntimeError("the rate limiter is not open (the app's lifespan opens it)")
@@ -188,19 +211,21 @@ class RateLimiter:
         if now < self._store_down_until:
             self._unavailable()
             return
-        storage_key = self._key_prefixes[policy] + key
+        storage_key = applied.key_prefix + key
         block = self._blocks.get(storage_key) if self._coalesce else None
         try:
-            if block is not None and now < block.window_end and (block.next <= block.end or block.end >= item.amount):
+            if block is not None and now < block.window_end and (block.next <= block.end or block.end >= applied.quota):
                 # Admitted from the block this worker reserved; or refused, the window being spent.
                 count = block.next
                 block.next += 1
                 window_end = block.window_end
-            elif self._coalesce:
-                count, window_end = await self._coalesced(storage, storage_key, policy, item)
             else:
-                count = await storage.incr(storage_key, item.get_expiry())
-                window_end = await self._window_end(storage, storage_key, item, count == 1, time.time())
+                if self._coalesce:
+                    count, window_end = await self._coalesced(storage, storage_key, applied)
+                else:
+                    count = await storage.incr(storage_key, applied.window)
+                    window_end = await self._window_end(storage, storage_key, applied, count == 1, time.time())
+                now = time.time()
         except Exception as exc:  # the store is another process: whatever it does, never a 500
             self._store_failed(exc)
             self._unavailable()
@@ -208,63 +233,71 @@ class RateLimiter:
         if self._failures:
             logger.info("rate-limit store reachable again after %d failed attempt(s)", self._failures)
             self._failures = 0
+        quota = applied.quota
         state = runtime.PolicyState(
-            policy=policy,
-            quota=item.amount,
-            window=item.get_expiry(),
-            remaining=max(item.amount - count, 0),
-            reset=max(math.ceil(window_end - time.time()), 0),
+            policy, quota, applied.window, max(quota - count, 0), max(math.ceil(window_end - now), 0)
         )
         runtime.record(request.scope, state)
-        if count > item.amount:
+        if count > quota:
             raise runtime.TooManyRequests(state)
 
-    async def _coalesced(self, storage: Storage, key: str, policy: str, item: RateLimitItem) -> tuple[int, float]:
-        """`storage.incr(key)` for one hit, sharing round trips: the hits of a key that arrive while one
-        is on its way wait for it, then go together as one `incr` by their number (what `limits` calls a
-        hit's cost) plus the block reserved behind them. Each hit gets the count it would have had alone,
-        in the order they arrived, and the window's end."""
-        batch = self._batches.get(key)
-        if batch is None:
-            batch = self._batches[key] = _Batch(asyncio.get_running_loop().create_future())
-            task = asyncio.create_task(self._send(storage, key, policy, item, batch))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        batch.size += 1
-        position = batch.size
-        total, window_end = await batch.counted
-        return total - self._reserves[policy] - batch.size + position, window_end
+    async def _coalesced(self, storage: Storage, key: str, policy: _Policy) -> tuple[int, float]:
+        """The count of one hit whose key has no usable block: it waits for the key's refill (starting one
+        when none is on its way), then takes the next count of the block the refill made. The hits that
+        arrive while a refill is being sent share it: it asks the store for all of them at once (one
+        `incr` by their number, what `limits` calls a hit's cost) plus the block reserved behind them, and
+        they take their counts in the order they arrived. A hit that finds the block used up by the time
+        it wakes (it joined a refill already sent, and the quota reserves nothing) waits for the next."""
+        while True:
+            refill = self._refills.get(key)
+            if refill is None:
+                refill = self._refills[key] = _Refill(asyncio.get_running_loop().create_future())
+                task = asyncio.create_task(self._refill(storage, key, policy, refill))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+            refill.waiting += 1
+            await refill.done
+            block = self._blocks.get(key)
+            if block is not None and (block.next <= block.end or block.end >= policy.quota):
+                count = block.next
+                block.next += 1
+                return count, block.window_end
 
-    async def _send(self, storage: Storage, key: str, policy: str, item: RateLimitItem, batch: _Batch) -> None:
-        del self._batches[key]  # later hits make the next batch
-        ahead = self._reserves[policy]
+    async def _refill(self, storage: Storage, key: str, policy: _Policy, refill: _Refill) -> None:
+        """One round trip for the hits waiting on `refill` (those that joined before it is sent): the
+        counts they take, then the block reserved behind them, sized by how fast the last one went."""
+        started = time.monotonic()
+        previous = self._blocks.get(key)
         try:
-            amount = batch.size + ahead
-            total = await storage.incr(key, item.get_expiry(), amount=amount)
-            window_end = await self._window_end(storage, key, item, total == amount, time.time())
-        except Exception as exc:  # every hit of the batch sees it, and fails open (or closed) on its own
-            batch.counted.set_exception(exc)
+            amount = refill.waiting + reserve(policy.quota, 0.0 if previous is None else previous.rate(started))
+            total = await storage.incr(key, policy.window, amount=amount)
+            window_end = await self._window_end(storage, key, policy, total == amount, time.time())
+        except Exception as exc:  # every waiting hit sees it, and fails open (or closed) on its own
+            refill.done.set_exception(exc)
             return
-        # The block: the reserved counts (after the batch's own) that the quota still admits.
+        finally:
+            del self._refills[key]  # hits from now on make the next refill
         if len(self._blocks) >= _MAX_REMEMBERED_WINDOWS:
             now = time.time()
             self._blocks = {k: b for k, b in self._blocks.items() if b.window_end > now}
-        self._blocks[key] = _Block(total - ahead + 1, min(total, item.amount), window_end)
-        batch.counted.set_result((total, window_end))
+        # The counts the quota admits, from the first waiting hit's on; past the quota they are refusals.
+        first = total - amount + 1
+        self._blocks[key] = _Block(first, min(total, policy.quota), window_end, first, started)
+        refill.done.set_result(None)
 
-    async def _window_end(self, storage: Storage, key: str, item: RateLimitItem, started: bool, now: float) -> float:
+    async def _window_end(self, storage: Storage, key: str, policy: _Policy, started: bool, now: float) -> float:
         """When the key's current window ends (the store's clock and this one agree to within a round trip);
         `started`: this hit began the window."""
         if started:
             # This hit started the window: it ends one window from now.
-            end = now + item.get_expiry()
+            end = now + policy.window
         else:
             remembered = self._window_ends.get(key)
             if remembered is not None and remembered > now:
                 return remembered
             # Redis answers whole seconds, rounded: half a second more keeps Retry-After from being early
             # (and no window ends later than one window from now).
-            end = min(await storage.get_expiry(key) + 0.5, now + item.get_expiry())
+            end = min(await storage.get_expiry(key) + 0.5, now + policy.window)
         if len(self._window_ends) >= _MAX_REMEMBERED_WINDOWS:
             self._window_ends = {k: v for k, v in self._window_ends.items() if v > now}
             if len(self._window_ends) >= _MAX_REMEMBERED_WINDOWS:

@@ -72,22 +72,28 @@ async def test_a_worker_learns_when_another_workers_window_ends(limiters: list[R
     assert 57 <= met.reset <= 60
 
 
-async def test_a_large_quota_is_counted_in_blocks_and_never_exceeded(monkeypatch: pytest.MonkeyPatch) -> None:
-    url = redis_url()
-    prefix = key_prefix("blocks")
-    workers = [RateLimiter({"user": "1000/minute"}, redis_url=f"async+{url}", key_prefix=prefix) for _ in range(2)]
-    round_trips = 0
-    for limiter in workers:
+async def counting_limiters(
+    monkeypatch: pytest.MonkeyPatch, limit: str, workers: int, prefix: str
+) -> tuple[list[RateLimiter], list[int]]:
+    """`workers` limiters on one Redis under a prefix of their own, opened; the list counts their `incr`
+    round trips (its one element)."""
+    round_trips = [0]
+    made = [RateLimiter({"user": limit}, redis_url=f"async+{redis_url()}", key_prefix=prefix) for _ in range(workers)]
+    for limiter in made:
         await limiter.open()
         storage: Any = limiter._storage
         incr = storage.incr
 
         async def counted(*args: Any, incr: Any = incr, **kwargs: Any) -> int:
-            nonlocal round_trips
-            round_trips += 1
+            round_trips[0] += 1
             return int(await incr(*args, **kwargs))
 
         monkeypatch.setattr(storage, "incr", counted)
+    return made, round_trips
+
+
+async def test_a_large_quota_is_counted_in_blocks_and_never_exceeded(monkeypatch: pytest.MonkeyPatch) -> None:
+    workers, round_trips = await counting_limiters(monkeypatch, "1000/minute", 2, key_prefix("blocks"))
     try:
         statuses: list[int] = []
         for n in range(1200):  # one at a time (no round trips to share), alternating between the workers
@@ -100,4 +106,20 @@ async def test_a_large_quota_is_counted_in_blocks_and_never_exceeded(monkeypatch
     # Reserved counts are spent counts: never past the quota, at most a block per worker short of it.
     assert 1000 - 2 * reserve(1000) <= admitted <= 1000
     assert 429 not in statuses[: 1000 - 2 * reserve(1000)]  # nobody refused while the quota surely lasts
-    assert round_trips <= 1000 / reserve(1000) + 2, round_trips  # a round trip per block, not per request
+    assert round_trips[0] <= 1000 / reserve(1000) + 2, round_trips  # a round trip per block, not per request
+
+
+async def test_a_busy_keys_blocks_grow_with_its_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    [worker], round_trips = await counting_limiters(monkeypatch, "1000000/minute", 1, key_prefix("busy"))
+    try:
+        results: list[tuple[int, runtime.PolicyState]] = []
+        for _ in range(80):  # 64 concurrent requests at a time, as fast as the limiter goes
+            results += await asyncio.gather(*(hit(worker, "10") for _ in range(64)))
+    finally:
+        await worker.close()
+    remaining = [state.remaining for _, state in results]
+    assert [status for status, _ in results] == [200] * len(results)
+    assert len(set(remaining)) == len(results)  # every request its own count
+    # Blocks of the least size (100) would take at least 5,120 / (100 + 64) = 32 round trips; blocks sized
+    # by the key's rate (what it uses in BLOCK_SECONDS) take far fewer.
+    assert round_trips[0] <= 16, round_trips

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from taskapi import runtime
 from taskapi.generated import server
-from taskapi.ratelimit import RateLimiter, _redacted
+from taskapi.ratelimit import RateLimiter, _redacted, reserve
 from taskapi.settings import Settings, rate_limit, redis_storage_url
 
 LOGIN = runtime.PolicyState(policy="login-client", quota=20, window=60, remaining=19, reset=42)
@@ -103,3 +103,20 @@ def test_the_deployments_limits_replace_the_specs_by_policy() -> None:
     settings = Settings(rate_limits={"user": "5/second"})
     limiter = RateLimiter.from_settings(settings, server.RATE_LIMIT_POLICIES)
     assert limiter.policies == {**server.RATE_LIMIT_POLICIES, "user": "5/second"}
+
+
+@pytest.mark.parametrize(
+    ("quota", "rate", "expected"),
+    [
+        (20, 0.0, 0),  # under a quota of 100, every hit is counted in the store
+        (99, 10_000.0, 0),
+        (100, 0.0, 2),  # 2% of the quota at most
+        (1200, 0.0, 24),
+        (10_000, 0.0, 100),  # at least 100 where the quota allows
+        (1_000_000, 50.0, 100),
+        (1_000_000, 5_000.0, 500),  # what the key uses in BLOCK_SECONDS
+        (1_000_000, 1_000_000.0, 20_000),
+    ],
+)
+def test_the_block_a_worker_reserves(quota: int, rate: float, expected: int) -> None:
+    assert reserve(quota, rate) == expected
