@@ -89,12 +89,20 @@ def ratelimit_field(states: list[PolicyState]) -> str:
     return ", ".join(f'"{s.policy}";r={s.remaining};t={s.reset}' for s in states)
 
 
+# `RateLimit-Policy` values by the policies they describe (name, quota, window): they do not change while
+# a server runs, so each is built once.
+_policy_fields: dict[tuple[tuple[str, int, int], ...], bytes] = {}
+
+
 def ratelimit_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     """The two fields for the policies recorded in the scope (none when none was counted)."""
     states: list[PolicyState] | None = scope.get(RATE_LIMITS)
     if not states:
         return []
-    return [
-        (b"ratelimit-policy", policy_field(states).encode("latin-1")),
-        (b"ratelimit", ratelimit_field(states).encode("latin-1")),
-    ]
+    policies = tuple((s.policy, s.quota, s.window) for s in states)
+    policy = _policy_fields.get(policies)
+    if policy is None:
+        if len(_policy_fields) >= 1024:  # only a misbehaving limiter makes this many
+            _policy_fields.clear()
+        policy = _policy_fields[policies] = policy_field(states).encode("latin-1")
+    return [(b"ratelimit-policy", policy), (b"ratelimit", ratelimit_field(states).encode("latin-1"))]
