@@ -1,4 +1,4 @@
-# taskapi — `make help` lists the targets. Every target sets up what it needs (.venv from requirements.lock).
+# taskapi — `make help` lists the targets. Every target sets up what it needs (.venv from requirements-dev.lock).
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# make install-prod: the runtime dependencies only (requirements.lock) and taskapi's wheel, no dev tools.
+PROD_VENV ?= .venv-prod
 # The npm tools (package.json, pinned in package-lock.json): spec lint, TypeScript types.
 NPM_STAMP := node_modules/.installed-stamp
 NODE_BIN := node_modules/.bin
@@ -29,14 +31,16 @@ ENSURE_CHROMIUM = @test -x /usr/bin/chromium || { echo "installing chromium (Deb
 # checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
-.PHONY: help install lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
+.PHONY: help install install-prod lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): requirements.lock pyproject.toml
+# The interpreter's own pip and setuptools are old: the locked ones replace them first, then install the rest.
+$(STAMP): requirements-pip.lock requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-pip.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -44,11 +48,25 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
-install: $(STAMP) ## create .venv with the locked dependencies and taskapi (editable)
+install: $(STAMP) ## create .venv with the locked development dependencies and taskapi (editable)
 
-lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml (needs the package index)
-	$(PY) -m uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
-		--quiet -o requirements.lock
+# The wheel is built by .venv's hatchling (hashed in requirements-dev.lock), so the production venv needs no
+# build backend and nothing that is not locked; the same wheel goes into an image (README, Production).
+install-prod: $(STAMP) ## create PROD_VENV (.venv-prod) with the runtime dependencies only and taskapi's wheel
+	rm -rf build/dist
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir build/dist .
+	$(PYTHON) -m venv --clear $(PROD_VENV)
+	$(PROD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-pip.lock
+	$(PROD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PROD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps build/dist/taskapi-*.whl
+
+# Each lock keeps the pins of its current version where the inputs allow (uv reads the output file first).
+# requirements.lock is constrained by requirements-dev.lock, so a package in both has one version and hashes.
+lock: COMPILE = $(PY) -m uv pip compile --python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet
+lock: $(STAMP) ## re-resolve requirements-pip.lock, requirements-dev.lock and requirements.lock (needs the package index)
+	printf 'pip\nsetuptools\n' | $(COMPILE) - -o requirements-pip.lock
+	$(COMPILE) pyproject.toml --extra dev -c requirements-pip.lock -o requirements-dev.lock
+	$(COMPILE) pyproject.toml -c requirements-dev.lock -o requirements.lock
 
 generate: $(STAMP) ## regenerate src/taskapi/generated/ from openapi.yaml
 	$(PY) -m codegen
@@ -139,4 +157,4 @@ run: migrate ## migrate, then serve on http://$(HOST):$(PORT) (SQLite under ./va
 	TASKAPI_ENV=$${TASKAPI_ENV:-development} $(VENV)/bin/taskapi serve --host $(HOST) --port $(PORT)
 
 clean: ## remove .venv, build/ and caches (keeps ./var/, your data)
-	rm -rf $(VENV) node_modules build .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage .coverage.* htmlcov
+	rm -rf $(VENV) $(PROD_VENV) node_modules build .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage .coverage.* htmlcov

@@ -55,7 +55,10 @@ def copy_of_the_repository(target: Path) -> Path:
         (target / shared).symlink_to(ROOT / shared)
     # The shared installs are current: make must not rebuild them from the copy (the editable install
     # would then point here). Their inputs are made older than any stamp.
-    for name in ("requirements.lock", "pyproject.toml", "package.json", "package-lock.json"):
+    for name in (
+        "requirements.lock", "requirements-dev.lock", "requirements-pip.lock", "pyproject.toml", "package.json",
+        "package-lock.json",
+    ):  # fmt: skip
         os.utime(target / name, (0, 0))
     git = ["git", "-c", "user.name=guide", "-c", "user.email=guide@example.invalid"]
     subprocess.run([*git, "init", "-q", "-b", "main"], cwd=target, check=True)
