@@ -65,7 +65,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=args.workers,
         root_path=args.root_path,
         log_level=settings.log_level,
-        log_config=log_config(settings.log_level),
+        log_config=log_config(settings.log_level, queue_lines=settings.log_queue_lines),
         access_log=False,  # taskapi.middleware writes the access log, one JSON line per request
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         loop="taskapi.serving:EventLoop" if settings.event_loop == "asyncio" else settings.event_loop,

@@ -1,15 +1,42 @@
-"""Logging: JSON lines for taskapi's own loggers and for the access log, uvicorn's as it has them."""
+"""Logging: JSON lines for taskapi's own loggers and for the access log, uvicorn's as it has them.
+
+Under `taskapi serve` no line is written where it is made: the event loop formats it and puts it on a
+bounded queue (`LineSink.put`, which never blocks), and a thread of the worker's own writes the queue to
+standard output (JSON lines) or standard error (uvicorn's lines). A log that stalls (a pipe nobody reads, a
+full disk behind a collector) costs lines, never requests: when a queue is full its lines are dropped and
+counted (`dropped_lines()`), and one warning says how many once the log takes lines again.
+"""
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import select
+import signal
 import sys
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from types import FrameType
+from typing import IO, Any, Literal
+
+Stream = Literal["stdout", "stderr"]
+
+# Lines a queue holds by default (TASKAPI_LOG_QUEUE_LINES): about 4 MB of access-log lines.
+QUEUE_LINES = 10_000
+# How long the process may spend, at exit, handing the queues' lines to a log that does not take them.
+CLOSE_TIMEOUT_SECONDS = 2.0
+# A write of at most this many bytes to a pipe is atomic: the lines of workers sharing one never interleave.
+_BATCH_BYTES = select.PIPE_BUF
+# While the writer catches up on a backlog, the lines dropped meanwhile are reported at least this often.
+_REPORT_EVERY_SECONDS = 10.0
+
+logger = logging.getLogger("taskapi.logs")
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,13 +57,272 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class LineSink:
+    """A bounded queue of whole lines, and the thread that writes them with `write` (which may block).
+
+    `put()` never blocks: with `capacity` lines waiting it drops the line and counts it (`dropped`). The
+    thread takes whole lines, as many as fit in one atomic pipe write (a longer line goes alone), and writes
+    them; once a write has gone through after drops and the queue is empty (or every 10 s while a backlog
+    lasts), it logs one warning, `taskapi.logs` "log sink stalled: N line(s) dropped", field `dropped`.
+    """
+
+    def __init__(self, write: Callable[[bytes], object], *, capacity: int, name: str) -> None:
+        self.name = name
+        self._write = write
+        self._capacity = capacity
+        self._lines: deque[str] = deque()
+        self._dropped = 0
+        self._reported = 0
+        self._count_lock = threading.Lock()
+        # Held while the writer has nothing to do; put() releases it to wake the writer.
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._idle = False
+        self._closing = False
+        self._in_flight = 0
+        self._failed = False
+        self._backlog_since: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"taskapi-log-{name}", daemon=True)
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` has run: lines put now are dropped."""
+        return self._closing
+
+    @property
+    def dropped(self) -> int:
+        """Lines dropped so far: the queue was full, the write failed, or they were left at `close()`."""
+        return self._dropped
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def put(self, line: str) -> None:
+        """Queue one whole line (ending in a newline), or drop and count it when the queue is full."""
+        lines = self._lines
+        if len(lines) < self._capacity:
+            lines.append(line)
+            if self._idle:
+                self._wake_writer()
+        else:
+            self._drop(1)
+
+    def close(self, timeout: float = CLOSE_TIMEOUT_SECONDS) -> bool:
+        """Write what is queued and stop the writer, within `timeout` s; whether everything was written. Lines
+        left (the log does not take them) and any put afterwards are dropped and counted."""
+        self._closing = True
+        self._wake_writer()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        written = not self._thread.is_alive()
+        self._capacity = 0
+        self._drop(len(self._lines) + (0 if written else self._in_flight))
+        self._lines.clear()
+        return written
+
+    def _wake_writer(self) -> None:
+        self._idle = False
+        try:  # noqa: SIM105  (on the request path: contextlib.suppress costs several times more)
+            self._wake.release()
+        except RuntimeError:
+            pass  # already awake
+
+    def _drop(self, count: int) -> None:
+        if count:
+            with self._count_lock:
+                self._dropped += count
+
+    def _run(self) -> None:
+        lines = self._lines
+        while True:
+            if not lines:
+                if self._closing:
+                    return
+                self._idle = True
+                # A put() before the flag was set did not wake the writer: look again before sleeping.
+                if not lines and not self._closing:
+                    self._wake.acquire()
+                self._idle = False
+                continue
+            self._write_batch(lines)
+
+    def _write_batch(self, lines: deque[str]) -> None:
+        # Only this thread takes lines out: the first one stays there between the look and the take.
+        batch = [lines.popleft()]
+        size = _encoded_size(batch[0])
+        while lines and size + (next_size := _encoded_size(lines[0])) <= _BATCH_BYTES:
+            size += next_size
+            batch.append(lines.popleft())
+        self._in_flight = len(batch)
+        try:
+            self._write("".join(batch).encode("utf-8", "backslashreplace"))
+        except Exception as exc:  # a closed pipe or file, most often: the writer must outlive any of it
+            self._drop(len(batch))
+            if not self._failed:
+                self._failed = True
+                logger.error("log sink %s failed: %s", self.name, exc, extra={"fields": {"stream": self.name}})
+            return
+        finally:
+            self._in_flight = 0
+        self._failed = False
+        self._report_drops(backlog=bool(lines))
+
+    def _report_drops(self, *, backlog: bool) -> None:
+        if backlog:
+            now = time.monotonic()
+            if self._backlog_since is None:
+                self._backlog_since = now
+            if now - self._backlog_since < _REPORT_EVERY_SECONDS:
+                return
+        self._backlog_since = None
+        dropped = self._dropped - self._reported
+        if dropped:
+            self._reported += dropped
+            logger.warning(
+                "log sink stalled: %d line(s) dropped",
+                dropped,
+                extra={"fields": {"dropped": dropped, "stream": self.name, "pid": os.getpid()}},
+            )
+
+
+def _encoded_size(line: str) -> int:
+    """The line's length in bytes as it is written (UTF-8; ASCII, the usual case, needs no encoding)."""
+    return len(line) if line.isascii() else len(line.encode("utf-8", "backslashreplace"))
+
+
+def fd_writer(fd: int) -> Callable[[bytes], None]:
+    """A `write` for `LineSink`: all of the bytes to the file descriptor `fd`, however many writes it takes.
+    Straight to the descriptor: a thread blocked here holds no lock of `sys.stdout`'s (Python aborts at exit
+    when a daemon thread holds one)."""
+
+    def write(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    return write
+
+
+def _stream_writer(stream: IO[str]) -> Callable[[bytes], None]:
+    def write(data: bytes) -> None:
+        stream.write(data.decode("utf-8"))
+        stream.flush()
+
+    return write
+
+
+# This process's sinks (each uvicorn worker configures its logging, and so starts its own), the stdout one
+# also where `AccessLog` finds it on every request, and the drops of sinks since replaced.
+_sinks: dict[Stream, LineSink] = {}
+_stdout_sink: LineSink | None = None
+_retired_drops = 0
+_hooks_installed = False
+
+
+def start_sink(stream: Stream, capacity: int, *, write: Callable[[bytes], object] | None = None) -> LineSink:
+    """This process's running sink for `stream` (sys.stdout or sys.stderr, or `write`), started if it has none.
+
+    The first start also makes the process write its queues out before it exits (`close_sinks`): at exit,
+    and on a SIGTERM that would otherwise end it at once, as uvicorn's does once it has shut down gracefully.
+    """
+    global _stdout_sink, _retired_drops
+    sink = _sinks.get(stream)
+    if sink is not None and not sink.closed:
+        return sink
+    if sink is not None:  # closed: its drops stay counted
+        _retired_drops += sink.dropped
+    _install_hooks()
+    if write is None:
+        target: IO[str] = getattr(sys, stream)
+        try:
+            write = fd_writer(target.fileno())
+        except (AttributeError, OSError, ValueError):  # no descriptor (a test's StringIO)
+            write = _stream_writer(target)
+    sink = LineSink(write, capacity=capacity, name=stream)
+    sink.start()
+    _sinks[stream] = sink
+    if stream == "stdout":
+        _stdout_sink = sink
+    return sink
+
+
+def close_sinks(timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
+    """Write out this process's queues and stop their writers, all within `timeout` s (a stalled log's
+    lines are dropped and counted). Standard error's first: its writer may report drops on standard output."""
+    deadline = time.monotonic() + timeout
+    for stream in sorted(_sinks, key=lambda name: name == "stdout"):
+        _sinks[stream].close(max(deadline - time.monotonic(), 0.0))
+
+
+def dropped_lines() -> int:
+    """Log lines this process has dropped because the log did not take them (`taskapi_log_lines_dropped_total`)."""
+    return _retired_drops + sum(sink.dropped for sink in _sinks.values())
+
+
+def _install_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(close_sinks)
+    os.register_at_fork(after_in_child=_forget_sinks)
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or previous in (signal.SIG_IGN, None):
+        return
+
+    def close_then_terminate(signum: int, frame: FrameType | None) -> None:
+        # Python runs no atexit hook when a signal ends the process: write the queues out first, then do
+        # what SIGTERM did before (end the process, or the handler that was there: coverage's, say).
+        close_sinks()
+        signal.signal(signum, previous)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, close_then_terminate)
+
+
+def _forget_sinks() -> None:
+    # A forked child has the parent's queues but not its threads.
+    global _stdout_sink, _retired_drops
+    _sinks.clear()
+    _stdout_sink = None
+    _retired_drops = 0
+
+
+class QueuedHandler(logging.Handler):
+    """A logging handler that formats the record in the caller's thread and puts the line on this process's
+    sink for `stream` (`start_sink`, which it starts when the handler is made: logging is configured in each
+    uvicorn worker). A full queue drops the line and counts it; nothing here blocks or raises."""
+
+    def __init__(
+        self, stream: Stream = "stdout", capacity: int = QUEUE_LINES, level: int | str = logging.NOTSET
+    ) -> None:
+        super().__init__(level)
+        self._stream: Stream = stream
+        self._capacity = capacity
+        start_sink(stream, capacity)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)
+            return
+        sink = _sinks.get(self._stream) or start_sink(self._stream, self._capacity)
+        sink.put(line)
+
+
 def _text(value: str | None) -> str:
     return "null" if value is None else encode_basestring_ascii(value)
 
 
 class AccessLog:
     """The access log: one JSON line per request on standard output, in `JsonFormatter`'s shape
-    (logger `taskapi.access`, message `request`), written and flushed whole.
+    (logger `taskapi.access`, message `request`), written whole: through this process's stdout sink when
+    it has one (`taskapi serve`: the line is queued, never waited for), else straight to `sys.stdout`.
 
     Not a `logging.Logger`: making a LogRecord and running it through the handler chain and the formatter
     cost a large share of a small request (measured: bench/README.md); this builds the line directly. A log
@@ -79,6 +365,10 @@ class AccessLog:
             f'"request_id": {_text(request_id)}, "user_id": {"null" if user_id is None else user_id}, '
             f'"client": {_text(client)}, "pid": {self._pid}}}\n'
         )
+        sink = _stdout_sink
+        if sink is not None:
+            sink.put(line)
+            return
         try:
             sys.stdout.write(line)
             sys.stdout.flush()
@@ -88,8 +378,10 @@ class AccessLog:
             logging.getLogger("taskapi").error("access log off: standard output failed (%s)", exc)
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """A `logging.config.dictConfig` for `taskapi serve`: taskapi.* as JSON on stdout, uvicorn unchanged."""
+def log_config(level: str, *, queue_lines: int = QUEUE_LINES) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for `taskapi serve`: taskapi.* as JSON on stdout, uvicorn's lines (and
+    other libraries' warnings) as uvicorn formats them on stderr, each stream through this process's bounded
+    queue of `queue_lines` lines."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -98,12 +390,24 @@ def log_config(level: str) -> dict[str, Any]:
             "uvicorn": {"()": "uvicorn.logging.DefaultFormatter", "fmt": "%(levelprefix)s %(message)s"},
         },
         "handlers": {
-            "json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
-            "uvicorn": {"class": "logging.StreamHandler", "formatter": "uvicorn", "stream": "ext://sys.stderr"},
+            "json": {
+                "()": "taskapi.logs.QueuedHandler",
+                "formatter": "json",
+                "stream": "stdout",
+                "capacity": queue_lines,
+            },
+            "uvicorn": {
+                "()": "taskapi.logs.QueuedHandler",
+                "formatter": "uvicorn",
+                "stream": "stderr",
+                "capacity": queue_lines,
+            },
         },
         "loggers": {
             "taskapi": {"handlers": ["json"], "level": level.upper(), "propagate": False},
             "uvicorn": {"handlers": ["uvicorn"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"level": level.upper()},
         },
+        # Other libraries' warnings (asyncio's, say), on stderr as Python's last-resort handler put them.
+        "root": {"handlers": ["uvicorn"], "level": "WARNING"},
     }

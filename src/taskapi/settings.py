@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Log level of the server."
     )
+    log_queue_lines: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Log lines a worker holds, per stream, for a log that has stalled (about 4 MB of access-log "
+        "lines at the default); more are dropped and counted, never waited for.",
+    )
     event_loop: Literal["asyncio", "uvloop"] = Field(
         default="asyncio",
         description="Event loop of `taskapi serve`. asyncio's serves connections in turn; uvloop's is faster per "

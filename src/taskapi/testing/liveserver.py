@@ -80,15 +80,24 @@ def server_process(
     ready_path: str = "/healthz",
     pin_to_core: int | None = None,
     cwd: Path | None = None,
+    stdout: int | None = None,
+    stderr: int | None = None,
 ) -> Iterator[ServerProcess]:
     """Run `command` (serving on `port`), wait until `ready_path` answers at all, yield; stop it on exit.
-    `pin_to_core` runs it on one CPU core (`taskset`), for the benchmark."""
+    `pin_to_core` runs it on one CPU core (`taskset`), for the benchmark. Its output goes to `log`, or to
+    the file descriptor `stdout` (a pipe's, say) and `stderr` (default: where stdout goes) when given."""
     argv = list(command)
     if pin_to_core is not None and shutil.which("taskset"):
         argv = ["taskset", "-c", str(pin_to_core), *argv]
     base_url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, env=dict(env or os.environ), stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        process = subprocess.Popen(
+            argv,
+            env=dict(env or os.environ),
+            stdout=out if stdout is None else stdout,
+            stderr=subprocess.STDOUT if stderr is None else stderr,
+            cwd=cwd,
+        )
         try:
             _wait_until_up(f"{base_url}{ready_path}", process, log)
             yield ServerProcess(base_url=base_url, process=process, log=log)
@@ -133,10 +142,13 @@ def live_server(
     args: Sequence[str] = (),
     pin_to_core: int | None = None,
     checkout: Path | None = None,
+    stdout: int | None = None,
+    stderr: int | None = None,
 ) -> Iterator[LiveServer]:
     """Migrate a database (default: a new SQLite file in `workdir`), serve it with `taskapi serve`
     (`args` added to its command line), yield the server; stop it on exit. `checkout` serves another
-    build of taskapi instead of this one: a checkout with its own `.venv` (the benchmark's baseline)."""
+    build of taskapi instead of this one: a checkout with its own `.venv` (the benchmark's baseline).
+    `stdout` and `stderr` are as `server_process()` takes them."""
     workdir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{workdir / 'taskapi.db'}"
     environment = taskapi_environment(url, env)
@@ -146,7 +158,14 @@ def live_server(
     port = free_port()
     command = [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *args]
     with server_process(
-        command, port=port, log=workdir / "server.log", env=environment, pin_to_core=pin_to_core, cwd=checkout
+        command,
+        port=port,
+        log=workdir / "server.log",
+        env=environment,
+        pin_to_core=pin_to_core,
+        cwd=checkout,
+        stdout=stdout,
+        stderr=stderr,
     ) as running:
         yield LiveServer(base_url=running.base_url, process=running.process, log=running.log, database_url=url)
 
