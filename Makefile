@@ -31,7 +31,7 @@ ENSURE_CHROMIUM = @test -x /usr/bin/chromium || { echo "installing chromium (Deb
 # checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
-.PHONY: help install install-prod lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
+.PHONY: help install install-prod lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-outage test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -96,9 +96,10 @@ typecheck: $(STAMP) ## mypy --strict on src/, codegen/, tests/ and bench/
 
 test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, then on PostgreSQL when a server answers; branch coverage
 	$(ENSURE_CHROMIUM)
-	$(PYTEST) tests $(COVERAGE_ARGS) --junitxml=$(JUNIT)/sqlite.xml
+	$(PYTEST) tests --ignore=tests/outage $(COVERAGE_ARGS) --junitxml=$(JUNIT)/sqlite.xml
 	@if why=$$($(PY) -m taskapi.testing.databases); then \
 		$(MAKE) --no-print-directory test-postgres PYTEST_ARGS="$(COVERAGE_ARGS) --cov-append"; \
+		$(MAKE) --no-print-directory test-outage PYTEST_ARGS="$(COVERAGE_ARGS) --cov-append"; \
 		$(PY) -m coverage report; \
 	elif [ -n "$${TASKAPI_REQUIRE_POSTGRES:-}" ]; then \
 		echo "TASKAPI_REQUIRE_POSTGRES is set but the PostgreSQL leg cannot run: $$why" >&2; exit 1; \
@@ -113,6 +114,9 @@ test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, then on PostgreSQL when a 
 test-postgres: $(STAMP) $(NPM_STAMP) ## integration, api, contract and hostile suites on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
 	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/integration tests/api tests/contract tests/hostile $(PYTEST_ARGS) \
 		--junitxml=$(JUNIT)/postgresql.xml
+
+test-outage: $(STAMP) ## PostgreSQL stopped and started under a live server (root: pg_ctlcluster); alone
+	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/outage $(PYTEST_ARGS) --junitxml=$(JUNIT)/outage.xml
 
 test-unit: $(STAMP) ## unit tests (no I/O)
 	$(PYTEST) tests/unit --junitxml=$(JUNIT)/unit.xml

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long a request waits for a free connection before failing."
     )
+    db_connect_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="PostgreSQL: how long a (re)connect may take before the request gets 503.",
+    )
     shutdown_timeout_seconds: int = Field(
         default=10, ge=1, le=300, description="On SIGTERM, how long in-flight requests may take to finish."
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from taskapi.storage import Database, DatabaseUrl, database_at
+from taskapi.storage import Database, DatabaseUnavailable, DatabaseUrl, database_at
 from taskapi.storage.postgres import PoolTimeout, PostgresDatabase
 from taskapi.testing.databases import backend_under_test, execute
 
@@ -190,7 +190,7 @@ async def test_a_writer_gives_up_after_the_busy_timeout(database_url: str) -> No
     other = sqlite3.connect(DatabaseUrl.parse(database_url).sqlite_path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
+        with pytest.raises(DatabaseUnavailable, match="locked"):  # a 503, not a 500
             await asyncio.wait_for(db.users.add(username="late", password_hash="h", now=NOW), timeout=10)
     finally:
         other.execute("ROLLBACK")

@@ -9,6 +9,7 @@ entirely when it raises.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 
 class DatabaseUnavailable(Exception):
     """The database cannot run the statement now: it is closed or closing (the server is shutting
-    down), or no connection came free in time. Nothing was changed; the request may be retried."""
+    down), unreachable, locked by another process past the busy timeout, or no connection came free in
+    time. The request may be retried; nothing was changed, unless the connection broke while a write was
+    being committed (the client cannot tell, and neither can the server)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,9 @@ class Repositories:
 
 class Database(Protocol):
     """One process's connections to the database (see the module docstring)."""
+
+    wait_observer: Callable[[float], None] | None
+    """Given how long each statement waited for a connection (PostgreSQL) or the write lock (SQLite)."""
 
     @property
     def tasks(self) -> TaskRepository:
@@ -60,6 +66,11 @@ class Database(Protocol):
         """Connect (SQLite: open and check the file; PostgreSQL: fill the pool). Before any statement."""
         ...
 
+    async def ping(self) -> None:
+        """Run a trivial query (PostgreSQL: connecting if need be); raise if the database does not answer.
+        Callers bound the wait with `asyncio.timeout`."""
+        ...
+
     async def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""
         ...
@@ -75,6 +86,7 @@ def database_at(
     pool_size: int = 4,
     max_overflow: int = 0,
     pool_timeout: float = 10.0,
+    connect_timeout: float = 3.0,
     sqlite_busy_timeout_ms: int = 5000,
 ) -> Database:
     """The database at `url` (not yet connected: call `open()`). Only the backend in use is imported."""
@@ -85,7 +97,13 @@ def database_at(
         return SqliteDatabase(parsed, busy_timeout_ms=sqlite_busy_timeout_ms)
     from taskapi.storage.postgres import PostgresDatabase
 
-    return PostgresDatabase(parsed, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
+    return PostgresDatabase(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        connect_timeout=connect_timeout,
+    )
 
 
 def database_from_settings(settings: Settings) -> Database:
@@ -95,5 +113,6 @@ def database_from_settings(settings: Settings) -> Database:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
+        connect_timeout=settings.db_connect_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )

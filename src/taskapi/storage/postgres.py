@@ -5,13 +5,19 @@ A transaction holds one connection from BEGIN to COMMIT. Requests queue for conn
 first served (a fair semaphore in front of asyncpg's pool, whose own queue lets a request that has just
 arrived barge ahead of one that has waited), and wait at most the pool timeout. Timestamps arrive as
 aware UTC datetimes and booleans as booleans: nothing is converted here.
+
+When the server cannot be reached (stopped, restarting, refusing connections, too many of them, a
+connect that takes longer than the connect timeout) or a connection breaks under a statement, the
+statement fails with `DatabaseUnavailable` (a 503); asyncpg's pool reconnects on a later request, so the
+worker recovers by itself once the server is back.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
 
 import asyncpg
@@ -30,6 +36,27 @@ _ALEMBIC_VERSION = Query(text("SELECT version_num FROM alembic_version"))
 
 class PoolTimeout(DatabaseUnavailable):
     """No connection became free within the pool timeout."""
+
+
+# Client-side InterfaceErrors that say nothing about the connection: a value asyncpg cannot send.
+_CLIENT_MISTAKES: tuple[type[BaseException], ...] = (asyncpg.exceptions._base.DataError,)
+
+# What a missing or broken server looks like from here: the connection failed or was closed
+# (SQLSTATE class 08, asyncpg's InterfaceError for a closed connection or pool, the socket's OSError, a
+# connect timeout), the server is shutting down or starting up (57P01-57P03), or it has no room (53300
+# too many connections, 53100 disk full, 53200 out of memory), or asyncpg found the connection's protocol
+# in a state it cannot go on from (what a connection the server killed mid-statement can be left in).
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InsufficientResourcesError,
+    OSError,
+    TimeoutError,
+)
 
 
 class _Connection:
@@ -87,14 +114,22 @@ class PostgresDatabase:
     """A PostgreSQL database behind a pool of `pool_size` (+ `max_overflow`) connections (implements `Database`)."""
 
     def __init__(
-        self, url: DatabaseUrl, *, pool_size: int = 4, max_overflow: int = 0, pool_timeout: float = 10.0
+        self,
+        url: DatabaseUrl,
+        *,
+        pool_size: int = 4,
+        max_overflow: int = 0,
+        pool_timeout: float = 10.0,
+        connect_timeout: float = 3.0,
     ) -> None:
         self._url = url
         self._pool_size = pool_size
         self._max_size = pool_size + max_overflow
         self._pool_timeout = pool_timeout
+        self._connect_timeout = connect_timeout
         self._pool: asyncpg.Pool | None = None
         self._gate: asyncio.Semaphore | None = None
+        self.wait_observer: Callable[[float], None] | None = None
         statements = Repositories.over(_Statements(self))
         self.tasks: TaskRepository = statements.tasks
         self.users: UserRepository = statements.users
@@ -108,8 +143,8 @@ class PostgresDatabase:
             min_size=self._pool_size,
             max_size=self._max_size,
             reset=_keep_session,
-            # Bounds each (re)connect too, so no request waits longer for a connection.
-            timeout=self._pool_timeout,
+            # Bounds each (re)connect: a server that does not answer is a 503 after this, not a hang.
+            timeout=self._connect_timeout,
         )
 
     @asynccontextmanager
@@ -118,25 +153,42 @@ class PostgresDatabase:
         pool, gate = self._pool, self._gate
         if pool is None or gate is None:
             raise DatabaseUnavailable("the database is not open")
+        started = time.perf_counter()
         if gate.locked():
             try:
                 async with asyncio.timeout(self._pool_timeout):
                     await gate.acquire()
             except TimeoutError:
+                self._waited(started)  # the waits that fail are the ones to see
                 raise PoolTimeout(f"no connection was free within {self._pool_timeout:g} s") from None
         else:
             await gate.acquire()
         try:
             try:
                 connection = await pool.acquire()
-            except asyncpg.InterfaceError as exc:  # the pool is closing or closed: the server is stopping
-                raise DatabaseUnavailable(str(exc)) from exc
+            except _UNREACHABLE as exc:  # no connection could be made, or the pool is closing
+                self._waited(started)
+                raise DatabaseUnavailable(f"cannot connect: {_reason(exc)}") from exc
+            self._waited(started)
             try:
                 yield connection
+            except _CLIENT_MISTAKES:  # an argument asyncpg cannot encode: a bug, not an outage
+                raise
+            except _UNREACHABLE as exc:  # the connection broke, or the server is going away
+                # Not back into the pool as it is: closed, it is replaced by a new one when next needed.
+                _discard(connection)
+                raise DatabaseUnavailable(f"connection lost: {_reason(exc)}") from exc
             finally:
-                await pool.release(connection)
+                try:
+                    await pool.release(connection)
+                except _UNREACHABLE:  # a broken connection: the pool makes a new one when it is next needed
+                    _discard(connection)
         finally:
             gate.release()
+
+    def _waited(self, started: float) -> None:
+        if self.wait_observer is not None:
+            self.wait_observer(time.perf_counter() - started)
 
     def transaction(self) -> AbstractAsyncContextManager[Repositories]:
         return self._transaction()
@@ -145,6 +197,10 @@ class PostgresDatabase:
     async def _transaction(self) -> AsyncIterator[Repositories]:
         async with self.connection() as connection, connection.transaction():
             yield Repositories.over(_Connection(connection))
+
+    async def ping(self) -> None:
+        async with self.connection() as connection:
+            await connection.fetchval("SELECT 1")
 
     async def schema_revision(self) -> str | None:
         try:
@@ -158,6 +214,17 @@ class PostgresDatabase:
         if self._pool is not None:
             await self._pool.close()
         self._pool = self._gate = None
+
+
+def _discard(connection: asyncpg.Connection) -> None:
+    """Close a broken connection at once (the pool replaces it); one the pool has already taken back is
+    the pool's to handle."""
+    with suppress(asyncpg.InterfaceError):
+        connection.terminate()
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:

@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
@@ -39,6 +39,7 @@ from taskapi.storage.users import UserRepository
 logger = logging.getLogger("taskapi.storage")
 _DIALECT = sqlite.pysqlite.dialect()
 _ALEMBIC_VERSION = Query(text("SELECT version_num FROM alembic_version"))
+_PING = Query(text("SELECT 1 FROM alembic_version"))
 _STORED = "%Y-%m-%d %H:%M:%S.%f"
 T = TypeVar("T")
 
@@ -89,7 +90,30 @@ def _converter(kinds: tuple[ResultKind, ...]) -> Callable[[Row], Row] | None:
 
 
 def _locked(exc: sqlite3.OperationalError) -> bool:
-    return exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+    return exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+# Errors of the file, not of the statement: the disk failed or is full, the file cannot be opened or
+# written (a full disk, a read-only mount, a lock protocol error). A statement that meets one fails with
+# DatabaseUnavailable (a 503); the next may succeed.
+_UNAVAILABLE = frozenset(
+    (
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_PROTOCOL,
+    )
+)
+
+
+def _unavailable(exc: sqlite3.OperationalError) -> NoReturn:
+    """Raise what a failed statement means: DatabaseUnavailable when the file, not the statement, failed
+    (locked past the busy timeout, I/O, full, read-only); else the error itself."""
+    code = exc.sqlite_errorcode & 0xFF
+    if code in _UNAVAILABLE or _locked(exc):
+        raise DatabaseUnavailable(f"{exc} ({exc.sqlite_errorname})") from exc
+    raise exc
 
 
 class _Connection:
@@ -107,11 +131,11 @@ class _Connection:
             cursor = self.connection.execute(
                 sql, [_to_sqlite(value) if isinstance(value, datetime) else value for value in arguments]
             )
+            rows: list[Row] = cursor.fetchall()
         except sqlite3.IntegrityError as exc:
             if "FOREIGN KEY" in str(exc):
                 raise ForeignKeyViolation(str(exc)) from exc
             raise
-        rows: list[Row] = cursor.fetchall()
         convert = _row_converter(query)
         return ([convert(row) for row in rows] if convert else rows), cursor.rowcount
 
@@ -136,14 +160,20 @@ class _Statements:
         self._db = db
 
     async def _write(self, query: Query, params: Mapping[str, Any]) -> tuple[list[Row], int]:
+        started = time.perf_counter()
         async with self._db.write_lock:
+            if self._db.wait_observer is not None:
+                self._db.wait_observer(time.perf_counter() - started)
             writer = self._db.writer
             return await self._db.while_locked(lambda: writer.execute(query, params))
 
     async def _run(self, query: Query, params: Mapping[str, Any]) -> tuple[list[Row], int]:
         if query.writes:
             return await self._write(query, params)
-        return self._db.reader.execute(query, params)
+        try:
+            return self._db.reader.execute(query, params)
+        except sqlite3.OperationalError as exc:
+            _unavailable(exc)
 
     async def one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
         rows, _ = await self._run(query, params)
@@ -165,6 +195,7 @@ class SqliteDatabase:
         self._reader: _Connection | None = None
         self._writer: _Connection | None = None
         self._write_lock: asyncio.Lock | None = None
+        self.wait_observer: Callable[[float], None] | None = None
         statements = Repositories.over(_Statements(self))
         self.tasks: TaskRepository = statements.tasks
         self.users: UserRepository = statements.users
@@ -224,7 +255,8 @@ class SqliteDatabase:
         return connection
 
     async def while_locked(self, attempt: Callable[[], T]) -> T:
-        """`attempt()`, retried while another process holds the write lock, up to the busy timeout."""
+        """`attempt()`, retried while another process holds the write lock, up to the busy timeout; then,
+        or when the file fails, DatabaseUnavailable."""
         deadline = time.monotonic() + self._busy_timeout
         delay = 0.001
         while True:
@@ -232,7 +264,7 @@ class SqliteDatabase:
                 return attempt()
             except sqlite3.OperationalError as exc:
                 if not _locked(exc) or time.monotonic() + delay > deadline:
-                    raise
+                    _unavailable(exc)
             if delay == 0.001:
                 logger.debug("a write waits for another connection's lock on %s", self._url.sqlite_path)
             await asyncio.sleep(delay)
@@ -243,21 +275,34 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Repositories]:
+        started = time.perf_counter()
         async with self.write_lock:
+            if self.wait_observer is not None:
+                self.wait_observer(time.perf_counter() - started)
             writer = self.writer
             connection = writer.connection
             await self.while_locked(lambda: connection.execute("BEGIN IMMEDIATE"))
             try:
                 yield Repositories.over(writer)
-            except BaseException:
+            except BaseException as exc:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    _unavailable(exc)
                 raise
             try:
                 connection.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                _unavailable(exc)
             finally:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
+
+    async def ping(self) -> None:
+        try:
+            self.reader.execute(_PING, {})
+        except sqlite3.OperationalError as exc:
+            _unavailable(exc)
 
     async def schema_revision(self) -> str | None:
         try:
