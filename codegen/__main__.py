@@ -84,6 +84,7 @@ def _server(spec: Spec, tmp: Path, root: Path) -> str:
         schemes=sorted({name for op in spec.operations for name in op.security}),
         FORM=FORM,
         middleware_headers=spec.middleware_headers,
+        constant_headers=spec.constant_headers,
         limits=spec.limits,
         rate_limit_policies=spec.rate_limit_policies,
         rate_limited=spec.rate_limited,

@@ -259,8 +259,33 @@ class Spec:
             for name, node in response.get("headers", {}).items():
                 header = Resolver(self.document).resolve(node)
                 if header.get(MIDDLEWARE_EXTENSION):
-                    headers[name] = str(header.get("schema", {}).get("pattern", ".*"))
+                    schema = Resolver(self.document).resolve(header.get("schema", {}))
+                    const = schema.get("const")
+                    pattern = f"^{re.escape(str(const))}$" if const is not None else schema.get("pattern", ".*")
+                    headers[name] = str(pattern)
         return dict(sorted(headers.items()))
+
+    @property
+    def constant_headers(self) -> dict[str, str]:
+        """Middleware headers of one value (`const`): the server sets them on every response, so every
+        response of the spec must declare them (SpecError naming the first that does not)."""
+        resolver = Resolver(self.document)
+        responses = _responses_by_place(self.document)
+        constant: dict[str, str] = {}
+        for response in responses.values():
+            for name, node in response.get("headers", {}).items():
+                header = resolver.resolve(node)
+                const = resolver.resolve(header.get("schema", {})).get("const")
+                if header.get(MIDDLEWARE_EXTENSION) and const is not None:
+                    constant[name] = str(const)
+        for place, response in responses.items():
+            declared = {name.lower() for name in response.get("headers", {})}
+            for name in constant:
+                if name.lower() not in declared:
+                    raise SpecError(
+                        f"{place}: does not declare the {name} header, which the server sets on every response"
+                    )
+        return dict(sorted(constant.items()))
 
     def response_shapes(self) -> list[Shape]:
         """A shape for every schema a 2xx response body is, or holds, in the order they can be defined."""
@@ -381,6 +406,7 @@ def load_document(document: Any, source: str) -> Spec:
     bodies = {op.body_model for op in spec.operations}
     for name, schema in schemas.items():
         _check_schema(schema, f"components.schemas.{name}", resolver, body_top=name in bodies and name not in nested)
+    spec.constant_headers  # noqa: B018 - checks that every response declares them (SpecError otherwise)
     return spec
 
 
@@ -499,12 +525,21 @@ def _security(raw: dict[str, Any], default: list[dict[str, Any]], schemes: set[s
 
 
 def _all_responses(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(_responses_by_place(document).values())
+
+
+def _responses_by_place(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every response object of the document (components' and operations' own), by where it is."""
     resolver = Resolver(document)
-    found = [resolver.resolve(r) for r in document.get("components", {}).get("responses", {}).values()]
-    for item in document.get("paths", {}).values():
+    found = {
+        f"components.responses.{name}": resolver.resolve(r)
+        for name, r in document.get("components", {}).get("responses", {}).items()
+    }
+    for path, item in document.get("paths", {}).items():
         for method in HTTP_METHODS:
-            for response in item.get(method, {}).get("responses", {}).values():
-                found.append(resolver.resolve(response))
+            for status, response in item.get(method, {}).get("responses", {}).items():
+                if "$ref" not in response:
+                    found[f"{method.upper()} {path} {status}"] = resolver.resolve(response)
     return found
 
 
@@ -676,7 +711,12 @@ def _success(status: int, response: dict[str, Any], where: str, resolver: Resolv
         if len(content) != 1:
             raise SpecError(f"{where}: a {status} response must have one media type")
         media_type, media = next(iter(content.items()))
-        body_model = resolver.ref_name(media.get("schema", {}), f"{where}.responses.{status}")
+        if media_type.startswith("text/"):
+            # Text as it is (the Prometheus format, say): the handler returns a str.
+            if resolver.resolve(media.get("schema", {})).get("type") != "string":
+                raise SpecError(f"{where}: the {media_type} body of a {status} response must be a string")
+        else:
+            body_model = resolver.ref_name(media.get("schema", {}), f"{where}.responses.{status}")
     headers: list[Header] = []
     for name, header_node in response.get("headers", {}).items():
         header = resolver.resolve(header_node)

@@ -293,6 +293,10 @@ MIDDLEWARE_HEADERS: dict[str, str] = {
 }
 """Response headers the spec marks `x-taskapi-middleware`, with the pattern their values must match."""
 
+CONSTANT_HEADERS: dict[str, str] = {}
+"""The middleware headers of one value, which every response of the spec declares: the server sets them
+on every response it sends."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Limits:

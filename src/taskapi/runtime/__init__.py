@@ -31,7 +31,7 @@ from taskapi.runtime.requests import (
     read_json_body,
     validate_body,
 )
-from taskapi.runtime.responses import empty_response, json_response, under_root
+from taskapi.runtime.responses import empty_response, json_response, text_response, under_root
 from taskapi.runtime.routing import (
     OPERATION_ID,
     PRINCIPAL,
@@ -76,6 +76,7 @@ __all__ = [
     "require_authenticator",
     "require_handlers",
     "route_path",
+    "text_response",
     "under_root",
     "validate_body",
 ]

@@ -20,6 +20,11 @@ def json_response(
     return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
+def text_response(body: str, status: int, media_type: str, headers: Mapping[str, str] | None = None) -> Response:
+    """Text as it is, in UTF-8, with the media type the spec declares."""
+    return Response(body, status_code=status, headers=headers, media_type=f"{media_type}; charset=utf-8")
+
+
 def empty_response(status: int, headers: Mapping[str, str] | None = None) -> Response:
     """A response without a body (204 and the like)."""
     return Response(status_code=status, headers=headers)
