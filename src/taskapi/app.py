@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -19,6 +20,7 @@ from taskapi.handlers.security import SecurityHandlers
 from taskapi.handlers.tasks import TasksHandlers
 from taskapi.handlers.users import UsersHandlers
 from taskapi.logs import AccessLog
+from taskapi.metrics import Metrics
 from taskapi.middleware import REQUEST_ID, RequestContext, RequestLimits
 from taskapi.ratelimit import rate_limiter
 from taskapi.settings import Settings
@@ -45,6 +47,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     db = database_from_settings(settings)
     passwords = Passwords(queue_limit=settings.password_queue_limit)
     limiter = rate_limiter(settings, server.RATE_LIMIT_POLICIES)
+    metrics = Metrics(enabled=settings.metrics)
+    db.wait_observer = metrics.wait_observer
+    limiter.on_refusal = metrics.rate_limited
     document = docs.spec_document()
 
     @asynccontextmanager
@@ -56,12 +61,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 raise SchemaNotMigrated(f"the database is at migration {current}, not {head}: run `taskapi migrate`")
             await passwords.prepare()
             await limiter.open()
+            publisher = asyncio.create_task(metrics.publish_every(1.0))
             try:
                 yield
             finally:
+                publisher.cancel()
+                with suppress(asyncio.CancelledError):
+                    await publisher
                 await limiter.close()
         finally:
             await db.close()
+            metrics.close()
 
     app = FastAPI(
         title=document["info"]["title"],
@@ -80,7 +90,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         tasks=TasksHandlers(db, clock),
         users=UsersHandlers(db, passwords, clock),
         auth=AuthHandlers(db, passwords, tokens),
-        meta=MetaHandlers(),
+        meta=MetaHandlers(db, limiter, metrics, timeout=settings.readiness_timeout_seconds),
         security=SecurityHandlers(db, tokens, recheck_seconds=settings.account_recheck_seconds, clock=clock),
         limiter=limiter,
     )
@@ -112,5 +122,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         RequestContext,
         request_id_pattern=server.MIDDLEWARE_HEADERS[REQUEST_ID],
         access_log=AccessLog(enabled=settings.log_level in ("debug", "info")),
+        metrics=metrics,
+        constant_headers=server.CONSTANT_HEADERS,
     )
     return app

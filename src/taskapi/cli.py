@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -50,13 +57,44 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from taskapi.logs import AccessLog, log_config
+    from taskapi.logs import AccessLog
     from taskapi.serving import ConnectionLimits, connection_cap, http_protocol, raise_open_files_limit
 
     # Workers inherit the raised limit; the cap keeps each below it (serving.connection_cap says why).
     max_connections = connection_cap(settings, raise_open_files_limit())
     limits = ConnectionLimits.from_settings(settings, max_connections=max_connections)
     http = http_protocol(settings.http_protocol, limits, AccessLog(enabled=settings.log_level in ("debug", "info")))
+    with _metrics_directory(args.workers):
+        _run_uvicorn(uvicorn, settings, args, http, max_connections)
+    return 0
+
+
+@contextmanager
+def _metrics_directory(workers: int) -> Iterator[None]:
+    """Several workers share their metrics through files (prometheus-client's multiprocess mode): a fresh
+    directory for this run, named to the workers before they start; PROMETHEUS_MULTIPROC_DIR when the
+    operator sets one (its old files removed, as prometheus-client asks). One worker keeps them in memory."""
+    from taskapi.metrics import MULTIPROCESS_DIR
+
+    given = os.environ.get(MULTIPROCESS_DIR)
+    if workers <= 1 and not given:
+        yield
+        return
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="taskapi-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.db"):
+        old.unlink()
+    os.environ[MULTIPROCESS_DIR] = str(directory)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run_uvicorn(uvicorn: Any, settings: Settings, args: argparse.Namespace, http: Any, max_connections: int) -> None:
+    from taskapi.logs import log_config
+
     uvicorn.run(
         "taskapi.asgi:app",
         factory=True,
@@ -76,7 +114,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         proxy_headers=args.forwarded_allow_ips is not None,
         forwarded_allow_ips=args.forwarded_allow_ips,
     )
-    return 0
 
 
 def _check_routes(settings: Settings) -> int:

@@ -16,7 +16,8 @@
     │       ├── UriTooLong              414: the request target is over TASKAPI_MAX_URL_BYTES
     │       ├── HeaderFieldsTooLarge    431: the header fields are over TASKAPI_MAX_HEADER_BYTES
     │       └── Overloaded              503 with Retry-After: too many connections, or password checks waiting
-    ├── storage.DatabaseUnavailable     503 with Retry-After: the database is closing, or no connection came free
+    ├── storage.DatabaseUnavailable     503 with Retry-After: the database is closing, unreachable, locked or
+    │                                   full, or no connection came free
     ├── starlette HTTPException         404 from the router: no path of the spec (or of the docs) matches
     ├── ClientDisconnect                the client left before its body arrived: 400, nobody reads it
     └── anything else                   500, logged with its traceback, never sent to the client
@@ -124,6 +125,15 @@ class Overloaded(HttpError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+class NotReady(HttpError):
+    """503 from `/readyz`: a dependency did not answer; Retry-After says when to ask again."""
+
+    status = 503
+
+    def __init__(self, reason: str, *, retry_after: int) -> None:
+        super().__init__(f"Not ready: {reason}.", headers={"Retry-After": str(retry_after)})
 
 
 def title_for(status: int) -> str:

@@ -15,6 +15,7 @@ from taskapi import runtime
 from taskapi.auth import Principal
 from taskapi.errors import ContentTooLarge, HeaderFieldsTooLarge, UriTooLong, render_error
 from taskapi.logs import AccessLog
+from taskapi.metrics import Metrics
 from taskapi.runtime import HttpError
 
 REQUEST_ID = "X-Request-ID"
@@ -22,15 +23,28 @@ _REQUEST_ID_HEADER = REQUEST_ID.lower().encode()
 
 
 class RequestContext:
-    """For every HTTP request: take a well-formed `X-Request-ID` or make one, echo it on the response,
-    turn any exception that escapes the app into the 500 problem document, and write exactly one JSON
-    access-log line (method, route template, operationId, status, duration, request id, user id, and the
-    client's address: the peer's, or what a trusted proxy says under `--forwarded-allow-ips`)."""
+    """For every HTTP request: take a well-formed `X-Request-ID` or make one, echo it on the response
+    with the spec's constant fields (`constant_headers`: nosniff, no-store; a response that sets one of
+    them itself keeps its own), turn any exception that escapes the app into the 500 problem document,
+    count the request in the metrics, and write exactly one JSON access-log line (method, route template,
+    operationId, status, duration, request id, user id, and the client's address: the peer's, or what a
+    trusted proxy says under `--forwarded-allow-ips`)."""
 
-    def __init__(self, app: ASGIApp, *, request_id_pattern: str, access_log: AccessLog) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        request_id_pattern: str,
+        access_log: AccessLog,
+        metrics: Metrics,
+        constant_headers: dict[str, str],
+    ) -> None:
         self.app = app
         self._well_formed = re.compile(request_id_pattern)
         self._access_log = access_log
+        self._metrics = metrics
+        self._constant = [(name.lower().encode(), value.encode()) for name, value in constant_headers.items()]
+        self._constant_names = frozenset(name for name, _ in self._constant)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,13 +55,22 @@ class RequestContext:
         header = (_REQUEST_ID_HEADER, request_id.encode())
         status = 500
         started = False
+        metrics = self._metrics
+        metrics.in_flight += 1
+        if metrics.in_flight == 1:  # from rest: say so now (under load, it is said once a second)
+            metrics.publish()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
-                message["headers"] = [*message.get("headers", ()), header]
+                headers = message.get("headers", ())
+                constant = self._constant
+                if any(name in self._constant_names for name, _ in headers):
+                    own = {name for name, _ in headers}
+                    constant = [field for field in constant if field[0] not in own]
+                message["headers"] = [*headers, header, *constant]
             await send(message)
 
         try:
@@ -58,14 +81,20 @@ class RequestContext:
             page = await render_error(Request(scope), exc)
             await page(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started_at
+            metrics.in_flight -= 1
+            if not metrics.in_flight:
+                metrics.publish()
+            operation_id = scope.get(runtime.OPERATION_ID)
+            metrics.observe_request(operation_id, scope["method"], status, seconds)
             principal = scope.get(runtime.PRINCIPAL)
             self._access_log.write(
                 method=scope["method"],
                 path=scope["path"],
                 route=scope.get(runtime.ROUTE_TEMPLATE),
-                operation_id=scope.get(runtime.OPERATION_ID),
+                operation_id=operation_id,
                 status=status,
-                duration_ms=round((time.perf_counter() - started_at) * 1000, 3),
+                duration_ms=round(seconds * 1000, 3),
                 request_id=request_id,
                 user_id=principal.user_id if isinstance(principal, Principal) else None,
                 client=client[0] if (client := scope.get("client")) else None,

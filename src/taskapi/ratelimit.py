@@ -9,7 +9,7 @@ takes them rarely:
 - the concurrent requests of one key share one round trip (`_coalesced`: one `incr` by their number, each
   request its own count, in the order they arrived);
 - for a quota of 100 or more a worker reserves a block ahead with the same `incr` (`reserve`: what the
-  key used on this worker in the last BLOCK_SECONDS, at least 100, at most 2% of the quota) and admits
+  key used on this worker in the last BLOCK_SECONDS, at least 100 but never more than 2% of the quota) and admits
   the next requests of that key from it without asking Redis. Reserved counts are counted as used, so a
   client is never admitted past its quota; it may be refused up to one block per worker early, and the
   `r` it is told lags other workers' use by as much. Quotas under 100 reserve nothing and are exact.
@@ -31,7 +31,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,6 +153,8 @@ class RateLimiter:
         self._store_down_until = 0.0
         self._warned_at = -math.inf
         self._failures = 0
+        self.on_refusal: Callable[[str], None] = _ignore
+        """Called with the policy's name on every 429 (the app counts them in its metrics)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, policies: Mapping[str, str]) -> RateLimiter:
@@ -197,6 +199,21 @@ class RateLimiter:
             pool.disconnect()
         self._storage = None
 
+    @property
+    def fails_open(self) -> bool:
+        """Whether requests are served without limits while the store is down (else 503)."""
+        return self._fail_open
+
+    async def store_ready(self) -> bool | None:
+        """Whether Redis answers a PING within the store's timeout (None: counts are in memory)."""
+        if self._redis_url is None or self._storage is None:
+            return None
+        try:
+            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+                return bool(await self._storage.check())
+        except Exception:
+            return False
+
     def user_key(self, principal: Principal) -> str:
         """Users are counted by id: a renamed user keeps its count, a new user with an old name does not."""
         return str(principal.user_id)
@@ -239,6 +256,7 @@ class RateLimiter:
         )
         runtime.record(request.scope, state)
         if count > quota:
+            self.on_refusal(policy)
             raise runtime.TooManyRequests(state)
 
     async def _coalesced(self, storage: Storage, key: str, policy: _Policy) -> tuple[int, float]:
@@ -256,7 +274,8 @@ class RateLimiter:
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
             refill.waiting += 1
-            await refill.done
+            # Shielded: a waiting request that is cancelled must not cancel the others' refill.
+            await asyncio.shield(refill.done)
             block = self._blocks.get(key)
             if block is not None and (block.next <= block.end or block.end >= policy.quota):
                 count = block.next
@@ -330,6 +349,15 @@ class Unlimited:
     async def close(self) -> None:
         """Nothing to close."""
 
+    fails_open = True
+
+    def __init__(self) -> None:
+        self.on_refusal: Callable[[str], None] = _ignore
+        """Never called: nothing is refused."""
+
+    async def store_ready(self) -> None:
+        """No store to ask."""
+
     def user_key(self, principal: Principal) -> str:
         return ""
 
@@ -342,6 +370,10 @@ def rate_limiter(settings: Settings, policies: Mapping[str, str]) -> RateLimiter
     if not settings.rate_limiting:
         return Unlimited()
     return RateLimiter.from_settings(settings, policies)
+
+
+def _ignore(_policy: str) -> None:
+    """No one listens for refusals."""
 
 
 def _redacted(url: str) -> str:

@@ -87,6 +87,8 @@ _OVER_CAPACITY_GRACE_SECONDS = 1.0
 # the event loop's own, log files): `connection_cap` keeps this many free.
 _OWN_FILES = 64
 _WELL_FORMED_ID = re.compile(server.MIDDLEWARE_HEADERS[REQUEST_ID])
+# The fields of one value the spec puts on every response (nosniff, no-store), on these answers too.
+_CONSTANT_FIELDS = tuple((name.lower().encode(), value.encode()) for name, value in server.CONSTANT_HEADERS.items())
 
 logger = logging.getLogger("taskapi.serving")
 
@@ -480,6 +482,7 @@ class SingleWriteHttpToolsProtocol(HttpToolsProtocol):
             (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
             (b"content-length", b"%d" % len(body)),
             (b"x-request-id", rid.encode()),
+            *_CONSTANT_FIELDS,
             *((name.lower().encode(), value.encode()) for name, value in error.headers.items()),
             (b"connection", b"close"),
         ]

@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long a request waits for a free connection before failing."
     )
+    metrics: bool = Field(
+        default=True,
+        description="Measure requests for `/metrics`; false: nothing is measured and `/metrics` is empty.",
+    )
+    readiness_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="`/readyz`: how long the database may take to answer its trivial query before 503.",
+    )
     db_connect_timeout_seconds: float = Field(
         default=3.0,
         gt=0,

@@ -26,6 +26,7 @@ from taskapi.handlers.meta import MetaHandlers
 from taskapi.handlers.security import SecurityHandlers
 from taskapi.handlers.tasks import TasksHandlers
 from taskapi.handlers.users import UsersHandlers
+from taskapi.metrics import Metrics
 from taskapi.ratelimit import Unlimited
 from taskapi.storage import Database, database_at
 from tests.conftest import ROOT
@@ -97,7 +98,7 @@ def handlers(db: Database) -> dict[str, Any]:
         "tasks": TasksHandlers(db),
         "users": UsersHandlers(db, passwords),
         "auth": AuthHandlers(db, passwords, TOKENS),
-        "meta": MetaHandlers(),
+        "meta": MetaHandlers(db, Unlimited(), Metrics(), timeout=1.0),
         "security": SecurityHandlers(db, TOKENS),
         "limiter": Unlimited(),  # rate limits are tested in tests/api and tests/contract
     }
@@ -163,6 +164,11 @@ async def test_an_operation_without_a_handler_is_named(project: Path, db: Databa
         "      responses:\n"
         '        "204":\n'
         "          description: Archived.\n"
+        "          headers:\n"
+        "            X-Content-Type-Options:\n"
+        '              $ref: "#/components/headers/NoSniff"\n'
+        "            Cache-Control:\n"
+        '              $ref: "#/components/headers/NoStore"\n'
         '        "413":\n'
         '          $ref: "#/components/responses/PayloadTooLarge"\n'
         '        "414":\n'
@@ -175,6 +181,21 @@ async def test_an_operation_without_a_handler_is_named(project: Path, db: Databa
     server = import_generated(project)
     with pytest.raises(NotImplementedError, match=r"archiveTask \(POST /tasks/\{task_id\}/archive\)"):
         server.build_operations(**handlers(db))
+
+
+def test_a_response_without_the_fields_the_server_always_sets_is_refused(project: Path) -> None:
+    # The server sends nosniff and no-store on every response: a response that does not say so is wrong.
+    no_store = '            Cache-Control:\n              $ref: "#/components/headers/NoStore"\n'
+    health_body = (
+        "          content:\n"
+        "            application/json:\n"
+        "              schema:\n"
+        '                $ref: "#/components/schemas/Health"\n'
+    )
+    edit_spec(project, no_store + health_body, health_body)
+    result = codegen(project)
+    assert result.returncode == 2
+    assert "GET /healthz 200: does not declare the Cache-Control header" in result.stderr
 
 
 def test_an_unenforceable_spec_is_refused(project: Path) -> None:

@@ -26,7 +26,7 @@ def test_the_real_spec_loads() -> None:
     contract = load(ROOT / "openapi.yaml")
     assert [op.operation_id for op in contract.operations] == [
         "listTasks", "createTask", "getTask", "deleteTask", "updateTask", "completeTask",
-        "createUser", "getCurrentUser", "createToken", "getHealth",
+        "createUser", "getCurrentUser", "createToken", "getHealth", "getReadiness", "getMetrics",
     ]  # fmt: skip
     create = next(op for op in contract.operations if op.operation_id == "createTask")
     assert create.body_model == "TaskCreate"
@@ -69,7 +69,7 @@ def test_names() -> None:
 
 def test_response_shapes_follow_the_schemas() -> None:
     shapes = {shape.name: shape for shape in load(ROOT / "openapi.yaml").response_shapes()}
-    assert list(shapes) == ["Task", "TaskPage", "User", "Token", "Health"]  # referenced shapes first
+    assert list(shapes) == ["Task", "TaskPage", "User", "Token", "Health", "Readiness"]  # referenced shapes first
     task = {f.name: (f.annotation, f.required) for f in shapes["Task"].fields}
     assert task["description"] == ("str | None", True)  # a $ref to a nullable scalar schema
     assert task["created_at"] == ("datetime", True)

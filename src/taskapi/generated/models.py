@@ -129,6 +129,41 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class RateLimitStore(StrEnum):
+    """
+    `unreachable` when Redis does not answer and the limiter fails open (still ready).
+    """
+
+    ok = "ok"
+    unreachable = "unreachable"
+
+
+class Checks(BaseModel):
+    """
+    What was checked; `rate_limit_store` only when rate limits count in Redis.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    database: Literal["ok"]
+    rate_limit_store: RateLimitStore | MISSING = MISSING
+    """
+    `unreachable` when Redis does not answer and the limiter fails open (still ready).
+    """
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    status: Literal["ready"]
+    checks: Checks
+    """
+    What was checked; `rate_limit_store` only when rate limits count in Redis.
+    """
+
+
 class UserCreate(BaseModel):
     """
     A new user.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Literal, Protocol, TypedDict, TypeVar
+from typing import Any, Literal, Protocol, TypedDict, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -65,6 +65,14 @@ class HealthDict(TypedDict):
     builds a response without the model (pydantic-core serialises both the same way)."""
 
     status: Literal["ok"]
+
+
+class ReadinessDict(TypedDict):
+    """The JSON of `models.Readiness`, for a handler that
+    builds a response without the model (pydantic-core serialises both the same way)."""
+
+    status: Literal["ready"]
+    checks: dict[str, Any]
 
 
 PrincipalT = TypeVar("PrincipalT")
@@ -199,14 +207,10 @@ class CreateToken200Response:
     """The 200 response of createToken."""
 
     body: models.Token | TokenDict
-    cache_control: Literal["no-store"] = "no-store"
-    """The `Cache-Control` header."""
 
     def render(self, root_path: str = "") -> Response:
         """This response on the wire, for an app served under `root_path`."""
-        headers: dict[str, str] = {}
-        headers["Cache-Control"] = str(self.cache_control)
-        return runtime.json_response(self.body, 200, headers)
+        return runtime.json_response(self.body, 200)
 
 
 CreateTokenResponse = CreateToken200Response
@@ -224,6 +228,35 @@ class GetHealth200Response:
 
 
 GetHealthResponse = GetHealth200Response
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GetReadiness200Response:
+    """The 200 response of getReadiness."""
+
+    body: models.Readiness | ReadinessDict
+
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
+        return runtime.json_response(self.body, 200)
+
+
+GetReadinessResponse = GetReadiness200Response
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GetMetrics200Response:
+    """The 200 response of getMetrics."""
+
+    body: str
+    """The `text/plain` body."""
+
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
+        return runtime.text_response(self.body, 200, "text/plain")
+
+
+GetMetricsResponse = GetMetrics200Response
 
 
 class TasksOperations(Protocol[PrincipalT_contra]):
@@ -285,15 +318,28 @@ class MetaOperations(Protocol):
         """getHealth: GET /healthz — Liveness check."""
         ...
 
+    async def get_readiness(self) -> GetReadinessResponse:
+        """getReadiness: GET /readyz — Readiness check."""
+        ...
+
+    async def get_metrics(self) -> GetMetricsResponse:
+        """getMetrics: GET /metrics — Prometheus metrics."""
+        ...
+
 
 MIDDLEWARE_HEADERS: dict[str, str] = {
+    "Cache-Control": "^no\\-store$",
     "RateLimit": '^"[a-z][a-z0-9-]*";r=[0-9]+;t=[0-9]+(, "[a-z][a-z0-9-]*";r=[0-9]+;t=[0-9]+)*$',
     "RateLimit-Policy": '^"[a-z][a-z0-9-]*";q=[0-9]+;w=[0-9]+(, "[a-z][a-z0-9-]*";q=[0-9]+;w=[0-9]+)*$',
+    "X-Content-Type-Options": "^nosniff$",
     "X-Request-ID": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
 }
 """Response headers the spec marks `x-taskapi-middleware`, with the pattern their values must match."""
 
-CONSTANT_HEADERS: dict[str, str] = {}
+CONSTANT_HEADERS: dict[str, str] = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
 """The middleware headers of one value, which every response of the spec declares: the server sets them
 on every response it sends."""
 
@@ -332,6 +378,8 @@ OPERATIONS: tuple[runtime.OperationInfo, ...] = (
     runtime.OperationInfo("getCurrentUser", "GET", "/users/me", "users", "get_current_user"),
     runtime.OperationInfo("createToken", "POST", "/auth/token", "auth", "create_token"),
     runtime.OperationInfo("getHealth", "GET", "/healthz", "meta", "get_health"),
+    runtime.OperationInfo("getReadiness", "GET", "/readyz", "meta", "get_readiness"),
+    runtime.OperationInfo("getMetrics", "GET", "/metrics", "meta", "get_metrics"),
 )
 """Every operation of the spec, in document order."""
 
@@ -470,6 +518,14 @@ def build_operations(
         result = await meta.get_health()
         return result.render(request.scope.get("root_path", ""))
 
+    async def get_readiness(request: Request) -> Response:
+        result = await meta.get_readiness()
+        return result.render(request.scope.get("root_path", ""))
+
+    async def get_metrics(request: Request) -> Response:
+        result = await meta.get_metrics()
+        return result.render(request.scope.get("root_path", ""))
+
     return [
         runtime.BoundOperation(OPERATIONS[0], list_tasks),
         runtime.BoundOperation(OPERATIONS[1], create_task),
@@ -481,4 +537,6 @@ def build_operations(
         runtime.BoundOperation(OPERATIONS[7], get_current_user),
         runtime.BoundOperation(OPERATIONS[8], create_token),
         runtime.BoundOperation(OPERATIONS[9], get_health),
+        runtime.BoundOperation(OPERATIONS[10], get_readiness),
+        runtime.BoundOperation(OPERATIONS[11], get_metrics),
     ]
