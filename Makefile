@@ -31,7 +31,7 @@ ENSURE_CHROMIUM = @test -x /usr/bin/chromium || { echo "installing chromium (Deb
 # checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 
-.PHONY: help install install-prod lock generate check breaking lint lint-spec typecheck bench bench-against test test-postgres test-outage test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
+.PHONY: help install install-prod lock generate check breaking lint lint-spec typecheck bench bench-against soak test test-postgres test-outage test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -153,6 +153,9 @@ bench-against: $(STAMP) ## this build against REF (a commit), both served in the
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
 		(apt-get update -qq && apt-get install -y -qq wrk) >/dev/null || sudo apt-get install -y -qq wrk; }
 	$(PY) -m bench.compare $(or $(REF),main) $(BENCH_ARGS)
+
+soak: $(STAMP) ## one worker, 10 minutes at a steady 300 req/s: its RSS every 10 s and the growth; build/bench/
+	$(PY) -m bench.soak $(SOAK_ARGS)
 
 migrate: $(STAMP) ## apply the database migrations (TASKAPI_DATABASE_URL, default ./var/taskapi.db)
 	$(VENV)/bin/taskapi migrate

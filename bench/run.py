@@ -47,6 +47,8 @@ SEEDED = 1000
 RAISED_RATE_LIMITS = json.dumps(dict.fromkeys(RATE_LIMIT_POLICIES, "1000000000/minute"))
 # The rate-limit comparison: the budget of the Redis limiter, as a share of the req/s without a limiter.
 RATE_LIMIT_BUDGET = 0.85
+# The metrics comparison (issue 12): metrics on keep this share of the req/s with them off.
+METRICS_BUDGET = 0.95
 
 
 @dataclass(frozen=True)
@@ -286,15 +288,27 @@ def rate_limit_cost(args: Args, databases: Databases, work: Path) -> dict[str, A
         "memory": {},
         "redis": {"TASKAPI_REDIS_URL": redis_url(), "TASKAPI_RATE_LIMIT_KEY_PREFIX": key_prefix("bench")},
     }
+    return variant_cost(args, databases, work, f"rate limiter: no limiter / memory / Redis ({redis_url()})", variants)
+
+
+def metrics_cost(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
+    """`GET /tasks/{id}` on SQLite with the metrics off and on (the default), measured in alternation."""
+    variants: dict[str, dict[str, str]] = {"off": {"TASKAPI_METRICS": "false"}, "on": {}}
+    return variant_cost(args, databases, work, "metrics: off / on", variants)
+
+
+def variant_cost(
+    args: Args, databases: Databases, work: Path, title: str, variants: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    """`GET /tasks/{id}` on SQLite served by one build under each of `variants` (settings; the first is the
+    baseline), all at once, measured in alternating rounds; each variant's share of the baseline."""
     scenario = SCENARIOS[0]
-    print(
-        f"rate limiter: {scenario.label} on SQLite, no limiter / memory / Redis ({redis_url()}), "
-        f"{args.rate_limit_rounds} alternating rounds of {args.seconds:g} s"
-    )
+    base = next(iter(variants))
+    print(f"{title}: {scenario.label} on SQLite, {args.rate_limit_rounds} alternating rounds of {args.seconds:g} s")
     with ExitStack() as stack:
         servers: dict[str, tuple[str, str]] = {}
         for name, env in variants.items():
-            target = taskapi_target(f"ratelimit-{name}", databases.fresh("sqlite"), env)
+            target = taskapi_target(f"variant-{name}", databases.fresh("sqlite"), env)
             server = stack.enter_context(target.start(work))
             servers[name] = (server.base_url, sign_up_and_seed(server.base_url, authenticated=True, tasks=SEEDED))
         runs = alternate(
@@ -303,18 +317,18 @@ def rate_limit_cost(args: Args, databases: Databases, work: Path) -> dict[str, A
     result: dict[str, Any] = {"scenario": scenario.label, "runs": runs}
     medians = {name: statistics.median(values) for name, values in runs.items()}
     result["rps"] = {name: round(value, 1) for name, value in medians.items()}
-    result["ratio"] = {name: round(value / medians["off"], 3) for name, value in medians.items() if name != "off"}
-    # The same share round by round (each round measures all three within seconds): steadier when the
+    result["ratio"] = {name: round(value / medians[base], 3) for name, value in medians.items() if name != base}
+    # The same share round by round (each round measures every variant within seconds): steadier when the
     # machine's speed drifts between rounds.
     result["round_ratio"] = {
-        name: round(statistics.median(v / off for v, off in zip(values, runs["off"], strict=True)), 3)
+        name: round(statistics.median(v / b for v, b in zip(values, runs[base], strict=True)), 3)
         for name, values in runs.items()
-        if name != "off"
+        if name != base
     }
     for name, values in runs.items():
         share = ""
         if name in result["ratio"]:
-            share = f"  {result['ratio'][name]:.2f}x of no limiter ({result['round_ratio'][name]:.2f}x by round)"
+            share = f"  {result['ratio'][name]:.2f}x of {base} ({result['round_ratio'][name]:.2f}x by round)"
         print(f"  {name:8} {medians[name]:8.0f} req/s ({min(values):.0f}–{max(values):.0f}){share}", flush=True)
     return result
 
@@ -374,10 +388,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated parts to run: server names, and `ratelimit` for the rate limiter's cost (default: all)",
+        help="comma-separated parts to run: server names, `ratelimit` for the rate limiter's cost, `metrics` for "
+        "the metrics' (default: all)",
     )
     parser.add_argument(
-        "--rate-limit-rounds", type=int, default=7, help="alternating rounds of the rate-limit comparison (0: skip)"
+        "--rate-limit-rounds",
+        type=int,
+        default=7,
+        help="alternating rounds of the rate-limit and metrics comparisons (0: skip)",
     )
     parsed = parser.parse_args(argv)
     args = Args(
@@ -427,6 +445,7 @@ def run_all(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
         "servers": {},
         "scale": {},
         "rate_limit": {},
+        "metrics": {},
     }
     print(f"servers: 1 worker on core 0; wrk on core 1, {args.connections} connections, "
           f"{args.repeat} x {args.seconds:g} s after {args.warmup:g} s of warm-up; taskapi as deployed "
@@ -436,6 +455,8 @@ def run_all(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
             report["servers"][target.name] = measure(target, args, work)
     if args.rate_limit_rounds and (not args.only or "ratelimit" in args.only.split(",")):
         report["rate_limit"] = rate_limit_cost(args, databases, work)
+    if args.rate_limit_rounds and (not args.only or "metrics" in args.only.split(",")):
+        report["metrics"] = metrics_cost(args, databases, work)
     if not args.scale_tasks:
         return report
     print(f"scale: a page of 50 at the end of {SEEDED:,} and of {args.scale_tasks:,} tasks of one user")
@@ -490,11 +511,13 @@ def print_report(report: dict[str, Any]) -> None:
     print("\ntargets:")
     for line in targets(report):
         print("  " + line)
-    if report["rate_limit"]:
-        cost = report["rate_limit"]
+    for part, title in (("rate_limit", "rate limiter"), ("metrics", "metrics")):
+        cost = report.get(part)
+        if not cost:
+            continue
         shares = "   ".join(f"{name}/off {ratio:.2f}x" for name, ratio in cost["ratio"].items())
         rps = ", ".join(f"{name} {value:.0f}" for name, value in cost["rps"].items())
-        print(f"\nrate limiter, {cost['scenario']} (median req/s: {rps}):  {shares}")
+        print(f"\n{title}, {cost['scenario']} (median req/s: {rps}):  {shares}")
     print("\nscale (req/s of the deepest page; cost ratio = req/s at 1,000 / req/s at the large size):")
     for backend, points in report["scale"].items():
         sizes = [k for k in points if k.isdigit()]
@@ -537,6 +560,8 @@ def targets(report: dict[str, Any]) -> list[str]:
     if report["rate_limit"]:
         redis_share = report["rate_limit"]["ratio"]["redis"]
         check("GET /tasks/{id}, Redis rate limiter vs none", redis_share, RATE_LIMIT_BUDGET, above=True)
+    if report.get("metrics"):
+        check("GET /tasks/{id}, metrics on vs off", report["metrics"]["ratio"]["on"], METRICS_BUDGET, above=True)
     return lines
 
 
