@@ -565,14 +565,22 @@ def targets(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def chart(report: dict[str, Any], path: Path) -> None:
+def pyplot(who: str) -> Any:
+    """matplotlib's pyplot drawing to files (the Agg backend), or None, said on stderr, without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("bench: matplotlib is not installed; no chart", file=sys.stderr)
+        print(f"{who}: matplotlib is not installed; no chart", file=sys.stderr)
+        return None
+    return plt
+
+
+def chart(report: dict[str, Any], path: Path) -> None:
+    plt = pyplot("bench")
+    if plt is None:
         return
     names = list(report["servers"])
     figure, axes = plt.subplots(1, len(SCENARIOS), figsize=(4.2 * len(SCENARIOS), 4))

@@ -36,7 +36,7 @@ from urllib.parse import urlencode
 
 import h11
 
-from bench.run import LOAD_CORE, OUT, PASSWORD, SEEDED, sign_up_and_seed, taskapi_target
+from bench.run import LOAD_CORE, OUT, PASSWORD, SEEDED, pyplot, sign_up_and_seed, taskapi_target
 from taskapi.testing.databases import Backend, Databases, postgres_reachable
 
 # Why these figures: bench/README.md, "Soak".
@@ -658,13 +658,8 @@ def print_summary(result: dict[str, Any]) -> None:
 
 
 def chart(result: dict[str, Any], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("soak: matplotlib is not installed; no chart", file=sys.stderr)
+    plt = pyplot("soak")
+    if plt is None:
         return
     samples = [Sample(**s) for s in result["samples"]]
     found = result["growth"]
