@@ -10,6 +10,7 @@
     │   │   ├── Unauthorized            401 with `WWW-Authenticate: Bearer`: no valid token, or bad credentials
     │   │   ├── NotFound                404: the resource does not exist (for this caller)
     │   │   └── Conflict                409: the request collides with the current state (a taken username)
+    │   ├── NotReady                    503 with Retry-After from /readyz: the database (or Redis) did not answer
     │   └── the server's limits         raised by middleware.RequestLimits, auth.Passwords, serving's protocol
     │       ├── MalformedRequest        400: not HTTP/1.1 (answered by the protocol)
     │       ├── ContentTooLarge         413 with `Connection: close`: the body is over TASKAPI_MAX_BODY_BYTES
