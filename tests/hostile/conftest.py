@@ -136,7 +136,7 @@ def server_survives_unharmed() -> Iterator[None]:
     for name, watched in _WATCHED.items():
         process = watched.server.process
         assert process.poll() is None, f"{name} exited with {process.returncode}"
-        lines = watched.server.log_lines()
+        lines = watched.server.settled_log_lines()
         new, watched.lines_seen = lines[watched.lines_seen :], len(lines)
         failures = [line for line in new if _is_failure(line)]
         assert not failures, f"{name} logged failures:\n" + "\n".join(failures[:20])

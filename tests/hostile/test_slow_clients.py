@@ -4,6 +4,7 @@ still be served. The answer to each slow one is a dropped connection, on time.""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +28,8 @@ BODY_LATE = "its body did not arrive in time"
 
 
 def drops_logged(server: LiveServer, message: str) -> int:
-    return sum(message in str(record.get("message", "")) for record in server.log_records())
+    records = [json.loads(line) for line in server.settled_log_lines() if line.startswith("{")]
+    return sum(message in str(record.get("message", "")) for record in records)
 
 
 def wait_for_drops(server: LiveServer, message: str, count: int) -> None:

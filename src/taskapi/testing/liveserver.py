@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from taskapi.logs import LOOK_EVERY_SECONDS
+
 STOP_TIMEOUT_SECONDS = 20
 
 
@@ -48,6 +50,13 @@ class ServerProcess:
     def log_records(self) -> list[dict[str, Any]]:
         """The JSON lines of the log (taskapi's own and its access log), parsed."""
         return [json.loads(line) for line in self.log_lines() if line.startswith("{")]
+
+    def settled_log_lines(self) -> list[str]:
+        """`log_lines()` once the lines already made have had time to arrive: the server's log writer looks at
+        its queue every `LOOK_EVERY_SECONDS` (`taskapi.logs`). For a test that counts lines that should not
+        be there, or counts before it acts; one that waits for a line uses `wait_for_log`."""
+        time.sleep(LOOK_EVERY_SECONDS * 4)
+        return self.log_lines()
 
     def wait_for_log(
         self, condition: Callable[[list[dict[str, Any]]], bool], timeout: float = 10
