@@ -15,6 +15,7 @@ import logging
 import os
 import select
 import signal
+import stat
 import sys
 import threading
 import time
@@ -32,9 +33,17 @@ QUEUE_LINES = 10_000
 # How long the process may spend, at exit, handing the queues' lines to a log that does not take them.
 CLOSE_TIMEOUT_SECONDS = 2.0
 # A write of at most this many bytes to a pipe is atomic: the lines of workers sharing one never interleave.
-_BATCH_BYTES = select.PIPE_BUF
+PIPE_BATCH_BYTES = select.PIPE_BUF
+# A write to a regular file (or /dev/null) is atomic whatever its size, so fewer, larger writes: each write
+# hands the GIL back and forth between the writer and the event loop (measured: bench/README.md).
+FILE_BATCH_BYTES = 256 * 1024
 # While the writer catches up on a backlog, the lines dropped meanwhile are reported at least this often.
 _REPORT_EVERY_SECONDS = 10.0
+# How long an idle writer sleeps before it looks at its queue again. put() wakes it sooner only once the
+# queue is half full: waking a thread for every few lines costs the event loop a GIL hand-over each time
+# (measured: about 10% of a small request's throughput, bench/README.md). A line reaches the log at most
+# this much later than it was made.
+LOOK_EVERY_SECONDS = 0.05
 
 logger = logging.getLogger("taskapi.logs")
 
@@ -61,20 +70,31 @@ class LineSink:
     """A bounded queue of whole lines, and the thread that writes them with `write` (which may block).
 
     `put()` never blocks: with `capacity` lines waiting it drops the line and counts it (`dropped`). The
-    thread takes whole lines, as many as fit in one atomic pipe write (a longer line goes alone), and writes
+    thread looks at the queue every `LOOK_EVERY_SECONDS` (sooner once it is half full, and at `close()`),
+    takes whole lines, as many as fit in `batch_bytes` (a longer line goes alone), and writes
     them; once a write has gone through after drops and the queue is empty (or every 10 s while a backlog
     lasts), it logs one warning, `taskapi.logs` "log sink stalled: N line(s) dropped", field `dropped`.
     """
 
-    def __init__(self, write: Callable[[bytes], object], *, capacity: int, name: str) -> None:
+    def __init__(
+        self,
+        write: Callable[[bytes], object],
+        *,
+        capacity: int,
+        name: str,
+        batch_bytes: int = PIPE_BATCH_BYTES,
+    ) -> None:
         self.name = name
         self._write = write
+        self._batch_bytes = batch_bytes
         self._capacity = capacity
+        # put() wakes a sleeping writer once this many lines wait (half the queue, at least one).
+        self._wake_at = max(capacity // 2, 1)
         self._lines: deque[str] = deque()
         self._dropped = 0
         self._reported = 0
         self._count_lock = threading.Lock()
-        # Held while the writer has nothing to do; put() releases it to wake the writer.
+        # Held while the writer sleeps; released to wake it before its time (half a queue, or closing).
         self._wake = threading.Lock()
         self._wake.acquire()
         self._idle = False
@@ -103,7 +123,7 @@ class LineSink:
         lines = self._lines
         if len(lines) < self._capacity:
             lines.append(line)
-            if self._idle:
+            if self._idle and len(lines) >= self._wake_at:
                 self._wake_writer()
         else:
             self._drop(1)
@@ -141,8 +161,8 @@ class LineSink:
                     return
                 self._idle = True
                 # A put() before the flag was set did not wake the writer: look again before sleeping.
-                if not lines and not self._closing:
-                    self._wake.acquire()
+                if len(lines) < self._wake_at and not self._closing:
+                    self._wake.acquire(timeout=LOOK_EVERY_SECONDS)
                 self._idle = False
                 continue
             self._write_batch(lines)
@@ -150,8 +170,8 @@ class LineSink:
     def _write_batch(self, lines: deque[str]) -> None:
         # Only this thread takes lines out: the first one stays there between the look and the take.
         batch = [lines.popleft()]
-        size = _encoded_size(batch[0])
-        while lines and size + (next_size := _encoded_size(lines[0])) <= _BATCH_BYTES:
+        size, limit = _encoded_size(batch[0]), self._batch_bytes
+        while lines and size + (next_size := _encoded_size(lines[0])) <= limit:
             size += next_size
             batch.append(lines.popleft())
         self._in_flight = len(batch)
@@ -204,6 +224,16 @@ def fd_writer(fd: int) -> Callable[[bytes], None]:
     return write
 
 
+def batch_bytes_for(fd: int) -> int:
+    """How many bytes of lines one write to `fd` may carry and stay whole beside other processes' writes to
+    it: any number for a regular file or a device that is not a terminal (/dev/null), PIPE_BUF for a pipe,
+    a socket (journald's) or a terminal."""
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode) or (stat.S_ISCHR(mode) and not os.isatty(fd)):
+        return FILE_BATCH_BYTES
+    return PIPE_BATCH_BYTES
+
+
 def _stream_writer(stream: IO[str]) -> Callable[[bytes], None]:
     def write(data: bytes) -> None:
         stream.write(data.decode("utf-8"))
@@ -233,13 +263,15 @@ def start_sink(stream: Stream, capacity: int, *, write: Callable[[bytes], object
     if sink is not None:  # closed: its drops stay counted
         _retired_drops += sink.dropped
     _install_hooks()
+    batch_bytes = PIPE_BATCH_BYTES
     if write is None:
         target: IO[str] = getattr(sys, stream)
         try:
-            write = fd_writer(target.fileno())
+            fd = target.fileno()
+            write, batch_bytes = fd_writer(fd), batch_bytes_for(fd)
         except (AttributeError, OSError, ValueError):  # no descriptor (a test's StringIO)
             write = _stream_writer(target)
-    sink = LineSink(write, capacity=capacity, name=stream)
+    sink = LineSink(write, capacity=capacity, name=stream, batch_bytes=batch_bytes)
     sink.start()
     _sinks[stream] = sink
     if stream == "stdout":

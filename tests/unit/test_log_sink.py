@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import os
 import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from taskapi.logs import LineSink, fd_writer
+from taskapi import logs
+from taskapi.logs import FILE_BATCH_BYTES, PIPE_BATCH_BYTES, LineSink, batch_bytes_for, fd_writer
 
 WAIT_SECONDS = 10
 
@@ -67,9 +70,10 @@ def _reports(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [record for record in caplog.records if record.name == "taskapi.logs"]
 
 
-def test_lines_arrive_whole_and_in_order_in_atomic_writes() -> None:
+@pytest.mark.parametrize("batch_bytes", [PIPE_BATCH_BYTES, FILE_BATCH_BYTES])
+def test_lines_arrive_whole_and_in_order_in_atomic_writes(batch_bytes: int) -> None:
     gate = Gate()
-    sink = LineSink(gate, capacity=100_000, name="stdout")
+    sink = LineSink(gate, capacity=100_000, name="stdout", batch_bytes=batch_bytes)
     sink.start()
     lines = [f'{{"n": {n}, "text": "{"é" * (n % 50)}"}}\n' for n in range(5000)]
     lines.insert(1234, "x" * 10_000 + "\n")  # longer than a pipe's atomic write: alone in its write
@@ -80,7 +84,48 @@ def test_lines_arrive_whole_and_in_order_in_atomic_writes() -> None:
     assert sink.dropped == 0
     for chunk in gate.chunks:
         assert chunk.endswith(b"\n")
-        assert len(chunk) <= select.PIPE_BUF or chunk.count(b"\n") == 1
+        assert len(chunk) <= batch_bytes or chunk.count(b"\n") == 1
+    assert max(len(chunk) for chunk in gate.chunks) > batch_bytes // 2  # writes are filled, not line by line
+
+
+def test_a_pipe_or_terminal_gets_atomic_writes_a_file_larger_ones(tmp_path: Path) -> None:
+    assert PIPE_BATCH_BYTES == select.PIPE_BUF < FILE_BATCH_BYTES
+    with open(tmp_path / "log", "wb") as file, open(os.devnull, "wb") as null:
+        assert batch_bytes_for(file.fileno()) == FILE_BATCH_BYTES
+        assert batch_bytes_for(null.fileno()) == FILE_BATCH_BYTES
+    read_fd, write_fd = os.pipe()
+    try:
+        assert batch_bytes_for(write_fd) == PIPE_BATCH_BYTES
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    left, right = socket.socketpair()
+    with left, right:
+        assert batch_bytes_for(left.fileno()) == PIPE_BATCH_BYTES
+    main_fd, terminal_fd = os.openpty()
+    try:
+        assert batch_bytes_for(terminal_fd) == PIPE_BATCH_BYTES
+    finally:
+        os.close(main_fd)
+        os.close(terminal_fd)
+
+
+def test_an_idle_writer_is_woken_early_only_by_half_a_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs, "LOOK_EVERY_SECONDS", 3600.0)  # it would never look by itself in this test
+    gate = Gate()
+    sink = LineSink(gate, capacity=20, name="stdout")
+    sink.start()
+    _until(lambda: sink._idle)
+    for n in range(9):
+        sink.put(f"{n}\n")
+    time.sleep(0.2)
+    assert gate.chunks == []  # nine lines: the writer sleeps on (the log lags, requests do not wait)
+    sink.put("9\n")  # half the queue: woken
+    _until(lambda: len(gate.lines()) == 10)
+    _until(lambda: sink._idle)
+    sink.put("last\n")
+    assert sink.close()  # closing wakes it too
+    assert gate.lines() == [*(f"{n}\n" for n in range(10)), "last\n"]
 
 
 def test_lines_from_several_threads_reach_a_pipe_whole() -> None:
