@@ -8,20 +8,28 @@ from taskapi.storage.database import (
     database_at,
     database_from_settings,
 )
+from taskapi.storage.idempotency import Claim, Claimed, IdempotencyRepository, InFlight, Mismatch, Replay
 from taskapi.storage.sql import Executor, ForeignKeyViolation, Query
-from taskapi.storage.tasks import OwnerMissing, TaskRecord, TaskRepository
+from taskapi.storage.tasks import OwnerMissing, StaleVersion, TaskRecord, TaskRepository
 from taskapi.storage.urls import DatabaseUrl
 from taskapi.storage.users import UserRecord, UserRepository
 
 __all__ = [
+    "Claim",
+    "Claimed",
     "Database",
     "DatabaseUnavailable",
     "DatabaseUrl",
     "Executor",
     "ForeignKeyViolation",
+    "IdempotencyRepository",
+    "InFlight",
+    "Mismatch",
     "OwnerMissing",
     "Query",
+    "Replay",
     "Repositories",
+    "StaleVersion",
     "TaskRecord",
     "TaskRepository",
     "UserRecord",

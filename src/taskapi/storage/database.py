@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from taskapi.storage.idempotency import IdempotencyRepository
 from taskapi.storage.sql import Executor
 from taskapi.storage.tasks import TaskRepository
 from taskapi.storage.urls import DatabaseUrl
@@ -36,10 +37,11 @@ class Repositories:
 
     tasks: TaskRepository
     users: UserRepository
+    idempotency: IdempotencyRepository
 
     @classmethod
     def over(cls, sql: Executor) -> Repositories:
-        return cls(tasks=TaskRepository(sql), users=UserRepository(sql))
+        return cls(tasks=TaskRepository(sql), users=UserRepository(sql), idempotency=IdempotencyRepository(sql))
 
 
 class Database(Protocol):
@@ -56,6 +58,11 @@ class Database(Protocol):
     @property
     def users(self) -> UserRepository:
         """Users, one committed statement per call."""
+        ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository:
+        """Idempotency keys, one committed statement per call."""
         ...
 
     def transaction(self) -> AbstractAsyncContextManager[Repositories]:

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 
 from taskapi.storage.database import DatabaseUnavailable, Repositories
+from taskapi.storage.idempotency import IdempotencyRepository
 from taskapi.storage.sql import ForeignKeyViolation, Query, Row
 from taskapi.storage.tasks import TaskRepository
 from taskapi.storage.urls import DatabaseUrl
@@ -133,6 +134,7 @@ class PostgresDatabase:
         statements = Repositories.over(_Statements(self))
         self.tasks: TaskRepository = statements.tasks
         self.users: UserRepository = statements.users
+        self.idempotency: IdempotencyRepository = statements.idempotency
 
     async def open(self) -> None:
         if self._pool is not None:

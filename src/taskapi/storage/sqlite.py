@@ -31,6 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
 
 from taskapi.storage.database import DatabaseUnavailable, Repositories
+from taskapi.storage.idempotency import IdempotencyRepository
 from taskapi.storage.sql import ForeignKeyViolation, Query, ResultKind, Row
 from taskapi.storage.tasks import TaskRepository
 from taskapi.storage.urls import DatabaseUrl
@@ -199,6 +200,7 @@ class SqliteDatabase:
         statements = Repositories.over(_Statements(self))
         self.tasks: TaskRepository = statements.tasks
         self.users: UserRepository = statements.users
+        self.idempotency: IdempotencyRepository = statements.idempotency
 
     @property
     def reader(self) -> _Connection:

@@ -7,7 +7,7 @@ UTC datetime), SQLite's `DATETIME` text, always UTC (the one conversion for SQLi
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, Table, Text, text
 
 metadata = MetaData(
     naming_convention={
@@ -45,6 +45,8 @@ tasks = Table(
     Column("completed", Boolean(create_constraint=False), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Raised by one by every write that changes the task (its ETag); tasks older than migration 0003 are at 1.
+    Column("version", Integer, nullable=False, server_default=text("1")),
     # AUTOINCREMENT: ids of deleted tasks are never handed out again.
     sqlite_autoincrement=True,
 )
@@ -52,3 +54,21 @@ tasks = Table(
 Index("ix_tasks_owner_id_id", tasks.c.owner_id, tasks.c.id)
 Index("ix_tasks_owner_id_completed_id", tasks.c.owner_id, tasks.c.completed, tasks.c.id)
 Index("ix_tasks_owner_id_priority_id", tasks.c.owner_id, tasks.c.priority, tasks.c.id)
+
+# A response to a request sent with an Idempotency-Key, per owner and operation: a retry of the request
+# gets the same response back. `status` is NULL while the first request is still running.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("owner_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("operation", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("headers", Text, nullable=True),
+    Column("body", Text, nullable=True),
+)
+# Purging expired keys.
+Index("ix_idempotency_keys_expires_at", idempotency_keys.c.expires_at)
