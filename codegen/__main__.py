@@ -114,7 +114,7 @@ def _param_source(param: Parameter) -> str:
         return f'request.path_params.get("{param.name}")'
     if param.location == "query":
         return f'request.query_params.getlist("{param.name}")'
-    return f'request.headers.get("{param.name}")'
+    return f'runtime.header_parameter(request, "{param.name}")'
 
 
 def _same(path: Path, data: bytes) -> bool:

@@ -76,6 +76,12 @@ _POLICY_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 RATE_LIMIT_STATUSES = (429, 503)
 
 
+# Handlers answer 304 (a conditional GET) like a success: a response type of its own, no body.
+NOT_MODIFIED = 304
+# A header parameter that violates its schema is a malformed request (400), not a semantic one (422).
+BAD_HEADER_STATUS = 400
+
+
 class SpecError(Exception):
     """The spec asks for something the generators cannot enforce."""
 
@@ -127,7 +133,7 @@ class Header:
 
 @dataclass(frozen=True)
 class SuccessResponse:
-    """A 2xx response: its status, body model (if any) and declared headers."""
+    """A response the handler returns (2xx, or 304): its status, body model (if any) and declared headers."""
 
     status: int
     body_model: str | None
@@ -653,12 +659,16 @@ def _operation(
             raise SpecError(f"{where}: response {status_text!r}: declare explicit status codes, not ranges")
         status = int(status_text)
         response = resolver.resolve(response_node)
-        if 200 <= status < 300:
+        if 200 <= status < 300 or status == NOT_MODIFIED:
             responses.append(_success(status, response, where, resolver))
         else:
             errors.append(status)
-    if not responses:
+    if not any(200 <= response.status < 300 for response in responses):
         raise SpecError(f"{where}: declares no 2xx response")
+    if any(p.location == "header" for p in parameters) and BAD_HEADER_STATUS not in errors:
+        raise SpecError(
+            f"{where}: has a header parameter, so it must declare {BAD_HEADER_STATUS}, the answer to a malformed one"
+        )
     return Operation(
         operation_id=operation_id,
         method=method.upper(),

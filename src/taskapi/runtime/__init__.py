@@ -8,10 +8,12 @@ taskapi code that `taskapi.generated` imports (besides Starlette and Pydantic).
 - `errors`: `HttpError` and the refusals above, which the application renders as problem+json.
 """
 
+from taskapi.runtime.conditions import EntityTag, EntityTags, entity_tags, if_match, if_none_match
 from taskapi.runtime.errors import (
     HttpError,
     InvalidRequest,
     MalformedBody,
+    MalformedHeader,
     MethodNotAllowed,
     MissingCredentials,
     UnsupportedMediaType,
@@ -26,6 +28,7 @@ from taskapi.runtime.ratelimits import (
 )
 from taskapi.runtime.requests import (
     bearer_token,
+    header_parameter,
     parse_parameters,
     read_form_body,
     read_json_body,
@@ -54,10 +57,13 @@ __all__ = [
     "BoundOperation",
     "Dispatch",
     "Endpoint",
+    "EntityTag",
+    "EntityTags",
     "ErrorRenderer",
     "HttpError",
     "InvalidRequest",
     "MalformedBody",
+    "MalformedHeader",
     "MethodNotAllowed",
     "MissingCredentials",
     "OperationInfo",
@@ -68,6 +74,10 @@ __all__ = [
     "bearer_token",
     "client_address",
     "empty_response",
+    "entity_tags",
+    "header_parameter",
+    "if_match",
+    "if_none_match",
     "json_response",
     "parse_parameters",
     "read_form_body",

@@ -67,3 +67,9 @@ class InvalidRequest(HttpError):
     def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
         self.errors = [dict(error) for error in errors]
         super().__init__(f"{len(self.errors)} violation(s) of the spec")
+
+
+class MalformedHeader(InvalidRequest):
+    """A header parameter violates the spec (a malformed `If-Match`, say): 400, with the same `errors`."""
+
+    status = 400

@@ -18,7 +18,13 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from taskapi.runtime.errors import InvalidRequest, MalformedBody, MissingCredentials, UnsupportedMediaType
+from taskapi.runtime.errors import (
+    InvalidRequest,
+    MalformedBody,
+    MalformedHeader,
+    MissingCredentials,
+    UnsupportedMediaType,
+)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 FORM = "application/x-www-form-urlencoded"
@@ -261,8 +267,19 @@ def parse_parameters(model: type[ModelT], raw: Iterable[tuple[str, str, str, str
         located = _located(exc, lambda loc: (locations[str(loc[0])], *loc))
         errors.extend(error for error in located if error["loc"][1] not in unparsed)
     if errors:
+        if any(error["loc"][0] == "header" for error in errors):
+            raise MalformedHeader(errors)
         raise InvalidRequest(errors)
     return result
+
+
+def header_parameter(request: Request, name: str) -> str | None:
+    """A header parameter's value: None when absent; a field sent on several lines is one comma-separated
+    list (RFC 9110, section 5.3), which the parameter's schema then admits or refuses."""
+    values = request.headers.getlist(name)
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else ", ".join(values)
 
 
 def _located(
