@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -24,12 +26,31 @@ from taskapi.metrics import Metrics
 from taskapi.middleware import REQUEST_ID, RequestContext, RequestLimits
 from taskapi.ratelimit import rate_limiter
 from taskapi.settings import Settings
-from taskapi.storage import database_from_settings
+from taskapi.storage import Database, DatabaseUnavailable, database_from_settings
 from taskapi.storage.migrate import head_revision
+
+# How often each worker deletes expired idempotency keys (more often when keys expire sooner).
+PURGE_EVERY_SECONDS = 600.0
+
+logger = logging.getLogger("taskapi.app")
 
 
 class SchemaNotMigrated(RuntimeError):
     """The database is not at the newest migration."""
+
+
+async def purge_idempotency_keys(db: Database, clock: Clock, *, every: float) -> None:
+    """Delete expired idempotency keys every `every` seconds, until cancelled. A database that does not
+    answer is tried again next time (expired keys are never replayed meanwhile: a claim takes them over)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            purged = await db.idempotency.purge(clock.now())
+        except DatabaseUnavailable as exc:
+            logger.warning("purging expired idempotency keys failed: %s", exc)
+            continue
+        if purged:
+            logger.info("purged %d expired idempotency key(s)", purged, extra={"fields": {"purged": purged}})
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -51,6 +72,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     db.wait_observer = metrics.wait_observer
     limiter.on_refusal = metrics.rate_limited
     document = docs.spec_document()
+    purge_every = min(float(settings.idempotency_retention_seconds), PURGE_EVERY_SECONDS)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -61,13 +83,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 raise SchemaNotMigrated(f"the database is at migration {current}, not {head}: run `taskapi migrate`")
             await passwords.prepare()
             await limiter.open()
-            publisher = asyncio.create_task(metrics.publish_every(1.0))
+            background = [
+                asyncio.create_task(metrics.publish_every(1.0)),
+                asyncio.create_task(purge_idempotency_keys(db, clock, every=purge_every)),
+            ]
             try:
                 yield
             finally:
-                publisher.cancel()
-                with suppress(asyncio.CancelledError):
-                    await publisher
+                for task in background:
+                    task.cancel()
+                for task in background:
+                    with suppress(asyncio.CancelledError):
+                        await task
                 await limiter.close()
         finally:
             await db.close()
@@ -87,7 +114,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     operations = server.build_operations(
-        tasks=TasksHandlers(db, clock),
+        tasks=TasksHandlers(
+            db,
+            clock,
+            require_if_match=settings.require_if_match,
+            idempotency_retention=timedelta(seconds=settings.idempotency_retention_seconds),
+        ),
         users=UsersHandlers(db, passwords, clock),
         auth=AuthHandlers(db, passwords, tokens),
         meta=MetaHandlers(db, limiter, metrics, timeout=settings.readiness_timeout_seconds),
@@ -113,8 +145,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             allow_origins=settings.cors_origins,
             allow_credentials=False,
             allow_methods=sorted({op.method for op in server.OPERATIONS}),
-            allow_headers=["Authorization", "Content-Type", REQUEST_ID],
-            expose_headers=["Location", "WWW-Authenticate", REQUEST_ID],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", REQUEST_ID],
+            expose_headers=[
+                "ETag",
+                "Idempotent-Replayed",
+                "Location",
+                "RateLimit",
+                "RateLimit-Policy",
+                "Retry-After",
+                "WWW-Authenticate",
+                REQUEST_ID,
+            ],
             max_age=600,
         )
     # Added last, so outermost: ids and the access log cover CORS preflights and error pages too.

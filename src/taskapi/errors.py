@@ -3,13 +3,17 @@
     Exception
     ├── runtime.HttpError               carries its HTTP status (taskapi/runtime/errors.py)
     │   ├── raised by the generated glue: 400 malformed body, 401 no bearer token, 405 + Allow,
-    │   │                               415 wrong media type, 422 InvalidRequest with `errors`,
+    │   │                               415 wrong media type, 422 InvalidRequest with `errors` (400,
+    │   │                               MalformedHeader, when a header parameter is malformed),
     │   │                               429 TooManyRequests with Retry-After (its limiter: ratelimit.py,
     │   │                               whose RateLimiterUnavailable is 503 when it fails closed)
     │   ├── ApiError                    raised by handlers
     │   │   ├── Unauthorized            401 with `WWW-Authenticate: Bearer`: no valid token, or bad credentials
     │   │   ├── NotFound                404: the resource does not exist (for this caller)
-    │   │   └── Conflict                409: the request collides with the current state (a taken username)
+    │   │   ├── Conflict                409: the request collides with the current state (a taken username,
+    │   │   │                           an Idempotency-Key whose first request is in flight: with Retry-After)
+    │   │   ├── PreconditionFailed      412: If-Match names a version the task is no longer at
+    │   │   └── PreconditionRequired    428: the deployment requires If-Match on writes
     │   ├── NotReady                    503 with Retry-After from /readyz: the database (or Redis) did not answer
     │   └── the server's limits         raised by middleware.RequestLimits, auth.Passwords, serving's protocol
     │       ├── MalformedRequest        400: not HTTP/1.1 (answered by the protocol)
@@ -81,6 +85,18 @@ class Conflict(ApiError):
     """The request conflicts with the current state of the resource."""
 
     status = 409
+
+
+class PreconditionFailed(ApiError):
+    """`If-Match` names a version the resource is no longer at: nothing was written."""
+
+    status = 412
+
+
+class PreconditionRequired(ApiError):
+    """The deployment requires `If-Match` on writes (TASKAPI_REQUIRE_IF_MATCH) and the request has none."""
+
+    status = 428
 
 
 class MalformedRequest(HttpError):
@@ -203,7 +219,7 @@ async def render_error(request: Request, exc: Exception) -> Response:
         violations = violations_of(exc.errors)
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
         detail = f"The request is not valid: {_describe(violations[0])}{more}."
-        return problem_response(request, 422, detail, violations=violations)
+        return problem_response(request, exc.status, detail, violations=violations)
     if isinstance(exc, HttpError):
         return problem_response(request, exc.status, exc.detail, headers=exc.headers)
     if isinstance(exc, DatabaseUnavailable):

@@ -168,6 +168,16 @@ class Settings(BaseSettings):
         ge=0,
         description="Password checks (Argon2) a worker lets wait behind the two it runs; more: 503 + Retry-After.",
     )
+    require_if_match: bool = Field(
+        default=False,
+        description="Refuse a task write (PATCH, complete, DELETE) without `If-Match` (428): no lost updates.",
+    )
+    idempotency_retention_seconds: int = Field(
+        default=86_400,
+        ge=1,
+        le=30 * 86_400,
+        description="How long an `Idempotency-Key` is remembered (its answer replayed); expired keys are purged.",
+    )
     rate_limiting: bool = Field(
         default=True, description="Whether the spec's rate limits apply (off: no limits, no RateLimit fields)."
     )

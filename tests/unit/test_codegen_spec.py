@@ -30,7 +30,11 @@ def test_the_real_spec_loads() -> None:
     ]  # fmt: skip
     create = next(op for op in contract.operations if op.operation_id == "createTask")
     assert create.body_model == "TaskCreate"
-    assert [h.name for h in create.responses[0].headers] == ["Location"]
+    assert [h.name for h in create.responses[0].headers] == ["Location", "ETag", "Idempotent-Replayed"]
+    assert [p.name for p in create.parameters] == ["Idempotency-Key"]
+    get = next(op for op in contract.operations if op.operation_id == "getTask")
+    assert [r.status for r in get.responses] == [200, 304]
+    assert 400 in get.error_statuses
     assert create.security == ("bearerAuth", "passwordGrant")
     token = next(op for op in contract.operations if op.operation_id == "createToken")
     assert token.security == ()
@@ -59,6 +63,27 @@ def test_cookie_parameters_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(SpecError, match="getHealth: parameter s is in cookie"):
         load(_spec(tmp_path, mutate))
+
+
+def test_a_header_parameter_needs_a_declared_400(tmp_path: Path) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        del doc["paths"]["/tasks/{task_id}"]["delete"]["responses"]["400"]
+
+    with pytest.raises(SpecError, match="deleteTask: has a header parameter, so it must declare 400"):
+        load(_spec(tmp_path, mutate))
+
+
+def test_a_304_is_a_handler_response_but_not_a_success_on_its_own(tmp_path: Path) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        responses = doc["paths"]["/tasks/{task_id}"]["get"]["responses"]
+        del responses["200"]
+
+    with pytest.raises(SpecError, match="getTask: declares no 2xx response"):
+        load(_spec(tmp_path, mutate))
+    get = next(op for op in load(ROOT / "openapi.yaml").operations if op.operation_id == "getTask")
+    [not_modified] = [r for r in get.responses if r.status == 304]
+    assert (not_modified.body_model, not_modified.media_type) == (None, None)
+    assert [(h.name, h.required) for h in not_modified.headers] == [("ETag", True)]
 
 
 def test_names() -> None:

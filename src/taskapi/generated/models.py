@@ -245,33 +245,6 @@ class Token(BaseModel):
     """
 
 
-class Problem(BaseModel):
-    """
-    An RFC 9457 problem document.
-    """
-
-    type: StrictStr
-    """
-    Identifies the kind of problem; `about:blank` when the status code says it all.
-    """
-    title: StrictStr
-    """
-    A short summary of the kind of problem.
-    """
-    status: Annotated[StrictInt, Field(ge=400, le=599)]
-    """
-    The HTTP status code of this response.
-    """
-    detail: StrictStr
-    """
-    What went wrong with this request.
-    """
-    instance: StrictStr | MISSING = MISSING
-    """
-    The path of the request that failed.
-    """
-
-
 class ViolationLocation(StrEnum):
     """
     Which part of the request is wrong.
@@ -323,6 +296,17 @@ class ListTasksParams(BaseModel):
     """
 
 
+class CreateTaskParams(BaseModel):
+    """
+    The parameters of createTask.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    idempotency_key: Annotated[StrictStr | MISSING, Field(alias="Idempotency-Key", pattern="^[!-~]{1,255}$")] = MISSING
+
+
 class GetTaskParams(BaseModel):
     """
     The parameters of getTask.
@@ -332,6 +316,13 @@ class GetTaskParams(BaseModel):
         extra="forbid",
     )
     task_id: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)]
+    if_none_match: Annotated[
+        StrictStr | MISSING,
+        Field(
+            alias="If-None-Match",
+            pattern='^(\\*|(W/)?"[!#-~]*"([ \\t]*,[ \\t]*(W/)?"[!#-~]*")*)$',
+        ),
+    ] = MISSING
 
 
 class DeleteTaskParams(BaseModel):
@@ -343,6 +334,13 @@ class DeleteTaskParams(BaseModel):
         extra="forbid",
     )
     task_id: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)]
+    if_match: Annotated[
+        StrictStr | MISSING,
+        Field(
+            alias="If-Match",
+            pattern='^(\\*|(W/)?"[!#-~]*"([ \\t]*,[ \\t]*(W/)?"[!#-~]*")*)$',
+        ),
+    ] = MISSING
 
 
 class UpdateTaskParams(BaseModel):
@@ -354,6 +352,13 @@ class UpdateTaskParams(BaseModel):
         extra="forbid",
     )
     task_id: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)]
+    if_match: Annotated[
+        StrictStr | MISSING,
+        Field(
+            alias="If-Match",
+            pattern='^(\\*|(W/)?"[!#-~]*"([ \\t]*,[ \\t]*(W/)?"[!#-~]*")*)$',
+        ),
+    ] = MISSING
 
 
 class CompleteTaskParams(BaseModel):
@@ -365,6 +370,44 @@ class CompleteTaskParams(BaseModel):
         extra="forbid",
     )
     task_id: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)]
+    if_match: Annotated[
+        StrictStr | MISSING,
+        Field(
+            alias="If-Match",
+            pattern='^(\\*|(W/)?"[!#-~]*"([ \\t]*,[ \\t]*(W/)?"[!#-~]*")*)$',
+        ),
+    ] = MISSING
+
+
+class Problem(BaseModel):
+    """
+    An RFC 9457 problem document.
+    """
+
+    type: StrictStr
+    """
+    Identifies the kind of problem; `about:blank` when the status code says it all.
+    """
+    title: StrictStr
+    """
+    A short summary of the kind of problem.
+    """
+    status: Annotated[StrictInt, Field(ge=400, le=599)]
+    """
+    The HTTP status code of this response.
+    """
+    detail: StrictStr
+    """
+    What went wrong with this request.
+    """
+    instance: StrictStr | MISSING = MISSING
+    """
+    The path of the request that failed.
+    """
+    errors: Annotated[list[Violation] | MISSING, Field(min_length=1)] = MISSING
+    """
+    For 400 and 422, which parts of the request are wrong, and how.
+    """
 
 
 class ValidationProblem(Problem):
@@ -373,3 +416,6 @@ class ValidationProblem(Problem):
     """
 
     errors: Annotated[list[Violation], Field(min_length=1)]
+    """
+    For 400 and 422, which parts of the request are wrong, and how.
+    """

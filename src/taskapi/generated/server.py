@@ -109,11 +109,18 @@ class CreateTask201Response:
     body: models.Task | TaskDict
     location: str
     """The `Location` header."""
+    etag: str
+    """The `ETag` header."""
+    idempotent_replayed: str | None = None
+    """The `Idempotent-Replayed` header."""
 
     def render(self, root_path: str = "") -> Response:
         """This response on the wire, for an app served under `root_path`."""
         headers: dict[str, str] = {}
         headers["Location"] = runtime.under_root(root_path, self.location)
+        headers["ETag"] = str(self.etag)
+        if self.idempotent_replayed is not None:
+            headers["Idempotent-Replayed"] = str(self.idempotent_replayed)
         return runtime.json_response(self.body, 201, headers)
 
 
@@ -125,13 +132,31 @@ class GetTask200Response:
     """The 200 response of getTask."""
 
     body: models.Task | TaskDict
+    etag: str
+    """The `ETag` header."""
 
     def render(self, root_path: str = "") -> Response:
         """This response on the wire, for an app served under `root_path`."""
-        return runtime.json_response(self.body, 200)
+        headers: dict[str, str] = {}
+        headers["ETag"] = str(self.etag)
+        return runtime.json_response(self.body, 200, headers)
 
 
-GetTaskResponse = GetTask200Response
+@dataclasses.dataclass(frozen=True, slots=True)
+class GetTask304Response:
+    """The 304 response of getTask."""
+
+    etag: str
+    """The `ETag` header."""
+
+    def render(self, root_path: str = "") -> Response:
+        """This response on the wire, for an app served under `root_path`."""
+        headers: dict[str, str] = {}
+        headers["ETag"] = str(self.etag)
+        return runtime.empty_response(304, headers)
+
+
+GetTaskResponse = GetTask200Response | GetTask304Response
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -151,10 +176,14 @@ class UpdateTask200Response:
     """The 200 response of updateTask."""
 
     body: models.Task | TaskDict
+    etag: str
+    """The `ETag` header."""
 
     def render(self, root_path: str = "") -> Response:
         """This response on the wire, for an app served under `root_path`."""
-        return runtime.json_response(self.body, 200)
+        headers: dict[str, str] = {}
+        headers["ETag"] = str(self.etag)
+        return runtime.json_response(self.body, 200, headers)
 
 
 UpdateTaskResponse = UpdateTask200Response
@@ -165,10 +194,14 @@ class CompleteTask200Response:
     """The 200 response of completeTask."""
 
     body: models.Task | TaskDict
+    etag: str
+    """The `ETag` header."""
 
     def render(self, root_path: str = "") -> Response:
         """This response on the wire, for an app served under `root_path`."""
-        return runtime.json_response(self.body, 200)
+        headers: dict[str, str] = {}
+        headers["ETag"] = str(self.etag)
+        return runtime.json_response(self.body, 200, headers)
 
 
 CompleteTaskResponse = CompleteTask200Response
@@ -266,7 +299,9 @@ class TasksOperations(Protocol[PrincipalT_contra]):
         """listTasks: GET /tasks — List tasks."""
         ...
 
-    async def create_task(self, principal: PrincipalT_contra, body: models.TaskCreate) -> CreateTaskResponse:
+    async def create_task(
+        self, principal: PrincipalT_contra, params: models.CreateTaskParams, body: models.TaskCreate
+    ) -> CreateTaskResponse:
         """createTask: POST /tasks — Create a task."""
         ...
 
@@ -425,13 +460,17 @@ def build_operations(
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
         request.scope[runtime.PRINCIPAL] = principal
         await limiter.hit(request, "user", limiter.user_key(principal))
+        params = runtime.parse_parameters(
+            models.CreateTaskParams,
+            (("Idempotency-Key", "header", "string", runtime.header_parameter(request, "Idempotency-Key")),),
+        )
         body = runtime.validate_body(
             models.TaskCreate,
             await runtime.read_json_body(request, "application/json"),
             min_properties=None,
             max_properties=None,
         )
-        result = await tasks.create_task(principal, body)
+        result = await tasks.create_task(principal, params, body)
         return result.render(request.scope.get("root_path", ""))
 
     async def get_task(request: Request) -> Response:
@@ -440,7 +479,10 @@ def build_operations(
         await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.GetTaskParams,
-            (("task_id", "path", "integer", request.path_params.get("task_id")),),
+            (
+                ("task_id", "path", "integer", request.path_params.get("task_id")),
+                ("If-None-Match", "header", "string", runtime.header_parameter(request, "If-None-Match")),
+            ),
         )
         result = await tasks.get_task(principal, params)
         return result.render(request.scope.get("root_path", ""))
@@ -451,7 +493,10 @@ def build_operations(
         await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.DeleteTaskParams,
-            (("task_id", "path", "integer", request.path_params.get("task_id")),),
+            (
+                ("task_id", "path", "integer", request.path_params.get("task_id")),
+                ("If-Match", "header", "string", runtime.header_parameter(request, "If-Match")),
+            ),
         )
         result = await tasks.delete_task(principal, params)
         return result.render(request.scope.get("root_path", ""))
@@ -462,7 +507,10 @@ def build_operations(
         await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.UpdateTaskParams,
-            (("task_id", "path", "integer", request.path_params.get("task_id")),),
+            (
+                ("task_id", "path", "integer", request.path_params.get("task_id")),
+                ("If-Match", "header", "string", runtime.header_parameter(request, "If-Match")),
+            ),
         )
         body = runtime.validate_body(
             models.TaskUpdate,
@@ -479,7 +527,10 @@ def build_operations(
         await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.CompleteTaskParams,
-            (("task_id", "path", "integer", request.path_params.get("task_id")),),
+            (
+                ("task_id", "path", "integer", request.path_params.get("task_id")),
+                ("If-Match", "header", "string", runtime.header_parameter(request, "If-Match")),
+            ),
         )
         result = await tasks.complete_task(principal, params)
         return result.render(request.scope.get("root_path", ""))

@@ -30,6 +30,8 @@ from pathlib import Path
 import httpx
 
 PHASES = "examples,coverage,fuzzing,stateful"
+# The run's Schemathesis configuration: the statuses a valid request may get, and its hooks.
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 DEFAULT_SEED = 20261126
 DEFAULT_MAX_EXAMPLES = 50
 # Every policy raised far beyond what a run sends, so that the limits (and their RateLimit fields) stay on.
@@ -54,7 +56,7 @@ def schemathesis_command(
 ) -> list[str]:
     """The Schemathesis CLI invocation: all checks, all phases, a fixed seed, a JUnit report."""
     return [
-        sys.executable, "-m", "schemathesis.cli", "run", str(spec),
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run", str(spec),
         "--url", base_url,
         "--header", f"Authorization: Bearer {token}",
         "--checks", "all",

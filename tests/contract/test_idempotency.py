@@ -1,0 +1,276 @@
+"""Idempotency-Key on POST /tasks over real HTTP (draft-ietf-httpapi-idempotency-key-header, as Stripe
+does it), on the run's backend: a retry with the same key and the same JSON body answers the first
+response again (`Idempotent-Replayed: true`) and creates nothing; the key with another body is 422; keys
+are per user; a malformed key is 400; a key whose first request is in flight is 409, and of concurrent
+duplicates exactly one creates; a key is forgotten after TASKAPI_IDEMPOTENCY_RETENTION_SECONDS; a failed
+request does not use its key up; and without a bearer token the key does not matter (401)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import string
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from taskapi.generated import models
+from taskapi.handlers.tasks import request_fingerprint
+from taskapi.storage import database_at
+from taskapi.testing.contract import random_credentials, sign_in
+from taskapi.testing.databases import Databases
+from taskapi.testing.liveserver import LiveServer, live_server
+from tests.api.problems import assert_problem
+
+pytestmark = pytest.mark.contract
+
+# How many times each concurrency test runs; TASKAPI_TEST_ROUNDS overrides it (20: "twenty times in a row").
+ROUNDS = 1
+DUPLICATES = 10
+# The module signs up a user per test, more than the spec's sign-up limit allows one client per minute.
+NO_RATE_LIMITS = {"TASKAPI_RATE_LIMITING": "false"}
+KEY = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+BODY = {"title": "Renew the TLS certificate", "description": "before it expires", "priority": 3}
+
+
+def rounds() -> range:
+    """One parameter per round of a concurrency test."""
+    return range(int(os.environ.get("TASKAPI_TEST_ROUNDS", ROUNDS)))
+
+
+def new_key() -> str:
+    return f"key-{secrets.token_hex(16)}"
+
+
+def client(server: LiveServer, token: str) -> httpx.Client:
+    return httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[LiveServer]:
+    with live_server(
+        tmp_path_factory.mktemp("idempotency"), database_url=databases.fresh(), env=NO_RATE_LIMITS
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def token(server: LiveServer) -> str:
+    """A new user's: each test starts with no tasks."""
+    return sign_in(server.base_url, *random_credentials())
+
+
+@pytest.fixture
+def http(server: LiveServer, token: str) -> Iterator[httpx.Client]:
+    with client(server, token) as signed_in:
+        yield signed_in
+
+
+def tasks_of(http: httpx.Client) -> list[dict[str, Any]]:
+    listed = http.get("/tasks")
+    assert listed.status_code == 200, listed.text
+    items: list[dict[str, Any]] = listed.json()["items"]
+    return items
+
+
+def assert_created(response: httpx.Response) -> dict[str, Any]:
+    """A first answer: 201 with the task's Location and ETag, not marked as replayed. The task."""
+    assert response.status_code == 201, response.text
+    task: dict[str, Any] = response.json()
+    assert response.headers["location"] == f"/tasks/{task['id']}"
+    assert response.headers["etag"] == '"1"'
+    assert REPLAYED not in response.headers
+    return task
+
+
+def assert_replay(response: httpx.Response, first: httpx.Response) -> None:
+    """The first answer again: 201, the same body, Location and ETag, marked as replayed."""
+    assert response.status_code == 201, response.text
+    assert response.json() == first.json()
+    assert response.headers["location"] == first.headers["location"]
+    assert response.headers["etag"] == first.headers["etag"]
+    assert response.headers[REPLAYED] == "true"
+
+
+def test_a_retry_answers_the_first_response_and_creates_nothing(http: httpx.Client) -> None:
+    key = new_key()
+    first = http.post("/tasks", json=BODY, headers={KEY: key})
+    task = assert_created(first)
+    for _ in range(2):
+        assert_replay(http.post("/tasks", json=BODY, headers={KEY: key}), first)
+    assert tasks_of(http) == [task]
+
+
+def test_the_body_is_compared_as_json(http: httpx.Client) -> None:
+    key = new_key()
+    first = http.post("/tasks", json=BODY, headers={KEY: key})
+    task = assert_created(first)
+    for content in (
+        b'{"title":"Renew the TLS certificate","description":"before it expires","priority":3}',
+        b'{\n  "priority" : 3,\n  "description" : "before it expires",\n  "title" : "Renew the TLS certificate"\n}',
+    ):
+        headers = {KEY: key, "Content-Type": "application/json"}
+        assert_replay(http.post("/tasks", content=content, headers=headers), first)
+    assert tasks_of(http) == [task]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {**BODY, "title": "Renew the TLS certificates"},
+        {**BODY, "priority": 4},
+        {"title": BODY["title"], "priority": BODY["priority"]},
+    ],
+)
+def test_the_same_key_with_another_body_is_422_and_creates_nothing(http: httpx.Client, other: dict[str, Any]) -> None:
+    key = new_key()
+    task = assert_created(http.post("/tasks", json=BODY, headers={KEY: key}))
+    refused = http.post("/tasks", json=other, headers={KEY: key})
+    assert_problem(refused, 422)
+    assert REPLAYED not in refused.headers
+    assert tasks_of(http) == [task]
+
+
+def test_keys_are_per_user(server: LiveServer, http: httpx.Client) -> None:
+    key = new_key()
+    mine = assert_created(http.post("/tasks", json=BODY, headers={KEY: key}))
+    with client(server, sign_in(server.base_url, *random_credentials())) as other:
+        theirs = assert_created(other.post("/tasks", json=BODY, headers={KEY: key}))
+        assert tasks_of(other) == [theirs]
+    assert theirs["id"] != mine["id"]
+    assert tasks_of(http) == [mine]
+
+
+def test_without_a_key_every_post_creates(http: httpx.Client) -> None:
+    created = [assert_created(http.post("/tasks", json=BODY)) for _ in range(3)]
+    assert len({task["id"] for task in created}) == 3
+    assert tasks_of(http) == created
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["k" * 255, "1", string.ascii_letters + string.digits + string.punctuation],
+    ids=["255 characters", "one character", "every visible ASCII character"],
+)
+def test_any_key_of_1_to_255_visible_ascii_characters_is_accepted(http: httpx.Client, key: str) -> None:
+    first = http.post("/tasks", json=BODY, headers={KEY: key})
+    task = assert_created(first)
+    assert_replay(http.post("/tasks", json=BODY, headers={KEY: key}), first)
+    assert tasks_of(http) == [task]
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "two words"], ids=["empty", "256 characters", "a space"])
+def test_a_malformed_key_is_400_and_creates_nothing(http: httpx.Client, key: str) -> None:
+    assert_problem(http.post("/tasks", json=BODY, headers={KEY: key}), 400)
+    assert tasks_of(http) == []
+
+
+@pytest.mark.parametrize("key", ["well-formed", "two words"])
+def test_without_a_bearer_token_the_key_does_not_matter(server: LiveServer, key: str) -> None:
+    response = httpx.post(f"{server.base_url}/tasks", json=BODY, headers={KEY: key}, timeout=30)
+    assert_problem(response, 401)
+
+
+@pytest.mark.parametrize(
+    ("failing", "status"),
+    [(b'{"description": "no title"}', 422), (b'{"title": ', 400)],
+    ids=["invalid body", "malformed JSON"],
+)
+def test_a_failed_request_does_not_use_its_key_up(http: httpx.Client, failing: bytes, status: int) -> None:
+    key = new_key()
+    headers = {KEY: key, "Content-Type": "application/json"}
+    assert_problem(http.post("/tasks", content=failing, headers=headers), status)
+    assert tasks_of(http) == []
+    first = http.post("/tasks", json=BODY, headers={KEY: key})
+    task = assert_created(first)
+    assert_replay(http.post("/tasks", json=BODY, headers={KEY: key}), first)
+    assert tasks_of(http) == [task]
+
+
+async def claim_in_flight(database_url: str, owner_id: int, key: str, body: dict[str, Any]) -> None:
+    """Claim the key for `body` the way the server does when a request with it starts, as if that request
+    were still running."""
+    fingerprint = request_fingerprint(models.TaskCreate.model_validate(body))
+    now = datetime.now(UTC)
+    db = database_at(database_url)
+    await db.open()
+    try:
+        await db.idempotency.claim(
+            owner_id,
+            "createTask",
+            key,
+            fingerprint,
+            now=now,
+            expires_at=now + timedelta(hours=1),
+            stale_before=now - timedelta(hours=1),
+        )
+    finally:
+        await db.close()
+
+
+def test_a_retry_while_the_first_request_is_in_flight_is_409(server: LiveServer, http: httpx.Client) -> None:
+    key = new_key()
+    me = http.get("/users/me")
+    assert me.status_code == 200, me.text
+    asyncio.run(claim_in_flight(server.database_url, me.json()["id"], key, BODY))
+    refused = http.post("/tasks", json=BODY, headers={KEY: key})
+    assert_problem(refused, 409)
+    assert REPLAYED not in refused.headers
+    assert tasks_of(http) == []
+
+
+def send_duplicates(server: LiveServer, token: str, key: str) -> list[httpx.Response]:
+    """DUPLICATES concurrent POSTs of BODY with `key`, each on a connection of its own."""
+
+    async def run() -> list[httpx.Response]:
+        async with httpx.AsyncClient(
+            base_url=server.base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            limits=httpx.Limits(max_connections=DUPLICATES, max_keepalive_connections=DUPLICATES),
+            timeout=30,
+        ) as http:
+            posts = (http.post("/tasks", json=BODY, headers={KEY: key}) for _ in range(DUPLICATES))
+            return list(await asyncio.gather(*posts))
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("round_", rounds())
+def test_of_concurrent_duplicates_exactly_one_creates(
+    server: LiveServer, token: str, http: httpx.Client, round_: int
+) -> None:
+    responses = send_duplicates(server, token, new_key())
+    statuses = sorted(response.status_code for response in responses)
+    assert set(statuses) <= {201, 409}, statuses
+    answered = [response for response in responses if response.status_code == 201]
+    originals = [response for response in answered if REPLAYED not in response.headers]
+    assert len(originals) == 1, statuses
+    task = assert_created(originals[0])
+    for response in answered:
+        if response is not originals[0]:
+            assert_replay(response, originals[0])
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409)
+    assert tasks_of(http) == [task]
+
+
+def test_a_key_is_forgotten_after_the_retention_period(tmp_path: Path, empty_database_url: str) -> None:
+    env = {**NO_RATE_LIMITS, "TASKAPI_IDEMPOTENCY_RETENTION_SECONDS": "1"}
+    with live_server(tmp_path / "server", database_url=empty_database_url, env=env) as server:
+        key = new_key()
+        with client(server, sign_in(server.base_url, *random_credentials())) as http:
+            first = http.post("/tasks", json=BODY, headers={KEY: key})
+            task = assert_created(first)
+            assert_replay(http.post("/tasks", json=BODY, headers={KEY: key}), first)
+            time.sleep(2)
+            again = assert_created(http.post("/tasks", json=BODY, headers={KEY: key}))
+            assert again["id"] != task["id"]
+            assert tasks_of(http) == [task, again]

@@ -1,0 +1,62 @@
+"""Entity tags as `If-Match` and `If-None-Match` carry them (RFC 9110, section 13): parsed from what the
+spec's pattern admits, compared strongly for If-Match and weakly for If-None-Match; and a malformed
+header parameter is 400 (MalformedHeader), not 422."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskapi import runtime
+from taskapi.generated import models
+from taskapi.runtime import EntityTag, EntityTags, entity_tags, if_match, if_none_match
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("*", EntityTags(any=True)),
+        (" * ", EntityTags(any=True)),
+        ('"3"', EntityTags(any=False, tags=(EntityTag('"3"'),))),
+        ('W/"3"', EntityTags(any=False, tags=(EntityTag('"3"', weak=True),))),
+        ('"1", W/"2" ,"x"', EntityTags(any=False, tags=(EntityTag('"1"'), EntityTag('"2"', True), EntityTag('"x"')))),
+        ('""', EntityTags(any=False, tags=(EntityTag('""'),))),
+        ('"a,b"', EntityTags(any=False, tags=(EntityTag('"a,b"'),))),
+    ],
+)
+def test_entity_tags_are_parsed(value: str, parsed: EntityTags) -> None:
+    assert entity_tags(value) == parsed
+
+
+@pytest.mark.parametrize(
+    ("value", "matches"),
+    [("*", True), ('"3"', True), ('"2", "3"', True), ('W/"3"', False), ('"03"', False), ('"2"', False)],
+)
+def test_if_match_compares_strongly(value: str, matches: bool) -> None:
+    assert if_match(value, '"3"') is matches
+
+
+@pytest.mark.parametrize(
+    ("value", "matches"),
+    [("*", True), ('"3"', True), ('W/"3"', True), ('"1", W/"3"', True), ('"03"', False), ('"2"', False)],
+)
+def test_if_none_match_compares_weakly(value: str, matches: bool) -> None:
+    assert if_none_match(value, '"3"') is matches
+
+
+@pytest.mark.parametrize("value", ["abc", '"unterminated', '"3" "4"', "W/3", '"3",', "**"])
+def test_a_malformed_header_parameter_is_400_and_names_it(value: str) -> None:
+    with pytest.raises(runtime.MalformedHeader) as raised:
+        runtime.parse_parameters(
+            models.UpdateTaskParams, [("task_id", "path", "integer", "1"), ("If-Match", "header", "string", value)]
+        )
+    assert raised.value.status == 400
+    assert [error["loc"] for error in raised.value.errors] == [("header", "If-Match")]
+
+
+def test_a_bad_path_parameter_beside_a_good_header_stays_422() -> None:
+    with pytest.raises(runtime.InvalidRequest) as raised:
+        runtime.parse_parameters(
+            models.UpdateTaskParams, [("task_id", "path", "integer", "0"), ("If-Match", "header", "string", '"1"')]
+        )
+    assert not isinstance(raised.value, runtime.MalformedHeader)
+    assert raised.value.status == 422
