@@ -49,6 +49,8 @@ RAISED_RATE_LIMITS = json.dumps(dict.fromkeys(RATE_LIMIT_POLICIES, "1000000000/m
 RATE_LIMIT_BUDGET = 0.85
 # The metrics comparison (issue 12): metrics on keep this share of the req/s with them off.
 METRICS_BUDGET = 0.95
+# The idempotency comparison (issue 13): a POST with an Idempotency-Key keeps this share of a plain one.
+IDEMPOTENCY_BUDGET = 0.8
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ SCENARIOS = (
     Scenario("list", "GET /tasks?limit=50", "get_path.lua", {"BENCH_PATH": "/tasks?limit=50"}),
     Scenario("post", "POST /tasks", "post_task.lua"),
 )
+IDEMPOTENT_POST = Scenario("post-idempotent", "POST /tasks + Idempotency-Key", "post_task_idempotent.lua")
 
 
 @dataclass
@@ -297,6 +300,40 @@ def metrics_cost(args: Args, databases: Databases, work: Path) -> dict[str, Any]
     return variant_cost(args, databases, work, "metrics: off / on", variants)
 
 
+def idempotency_cost(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
+    """`POST /tasks` on SQLite without and with an Idempotency-Key (a fresh one per request: claimed, then
+    stored with the task in one transaction), one server, the two scenarios in alternating rounds."""
+    plain, keyed = SCENARIOS[2], IDEMPOTENT_POST
+    rounds = args.rate_limit_rounds
+    print(f"idempotency: {plain.label} / {keyed.label} on SQLite, {rounds} alternating rounds of {args.seconds:g} s")
+    target = taskapi_target("idempotency", databases.fresh("sqlite"))
+    runs: dict[str, list[float]] = {plain.key: [], keyed.key: []}
+    with target.start(work) as server:
+        token = sign_up_and_seed(server.base_url, authenticated=True, tasks=SEEDED)
+        for scenario in (plain, keyed):
+            wrk(server.base_url, scenario, token=token, seconds=2, connections=args.connections)  # warm-up
+        for round_ in range(rounds):
+            for scenario in (plain, keyed) if round_ % 2 == 0 else (keyed, plain):
+                measured = wrk(
+                    server.base_url, scenario, token=token, seconds=args.seconds, connections=args.connections
+                )
+                if measured.non_2xx or measured.errors:
+                    raise RuntimeError(f"{scenario.label}: {measured}")
+                runs[scenario.key].append(measured.rps)
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    ratio = round(medians[keyed.key] / medians[plain.key], 3)
+    round_ratio = round(statistics.median(k / p for k, p in zip(runs[keyed.key], runs[plain.key], strict=True)), 3)
+    for name, values in runs.items():
+        print(f"  {name:16} {medians[name]:8.0f} req/s ({min(values):.0f}–{max(values):.0f})", flush=True)
+    print(f"  idempotent share {ratio:.2f}x ({round_ratio:.2f}x by round; budget {IDEMPOTENCY_BUDGET:.2f}x)")
+    return {
+        "runs": runs,
+        "rps": {name: round(value, 1) for name, value in medians.items()},
+        "ratio": ratio,
+        "round_ratio": round_ratio,
+    }
+
+
 def variant_cost(
     args: Args, databases: Databases, work: Path, title: str, variants: dict[str, dict[str, str]]
 ) -> dict[str, Any]:
@@ -389,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="",
         help="comma-separated parts to run: server names, `ratelimit` for the rate limiter's cost, `metrics` for "
-        "the metrics' (default: all)",
+        "the metrics', `idempotency` for an Idempotency-Key's (default: all)",
     )
     parser.add_argument(
         "--rate-limit-rounds",
@@ -446,6 +483,7 @@ def run_all(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
         "scale": {},
         "rate_limit": {},
         "metrics": {},
+        "idempotency": {},
     }
     print(f"servers: 1 worker on core 0; wrk on core 1, {args.connections} connections, "
           f"{args.repeat} x {args.seconds:g} s after {args.warmup:g} s of warm-up; taskapi as deployed "
@@ -457,6 +495,8 @@ def run_all(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
         report["rate_limit"] = rate_limit_cost(args, databases, work)
     if args.rate_limit_rounds and (not args.only or "metrics" in args.only.split(",")):
         report["metrics"] = metrics_cost(args, databases, work)
+    if args.rate_limit_rounds and (not args.only or "idempotency" in args.only.split(",")):
+        report["idempotency"] = idempotency_cost(args, databases, work)
     if not args.scale_tasks:
         return report
     print(f"scale: a page of 50 at the end of {SEEDED:,} and of {args.scale_tasks:,} tasks of one user")
@@ -562,6 +602,9 @@ def targets(report: dict[str, Any]) -> list[str]:
         check("GET /tasks/{id}, Redis rate limiter vs none", redis_share, RATE_LIMIT_BUDGET, above=True)
     if report.get("metrics"):
         check("GET /tasks/{id}, metrics on vs off", report["metrics"]["ratio"]["on"], METRICS_BUDGET, above=True)
+    if report.get("idempotency"):
+        share = report["idempotency"]["ratio"]
+        check("POST /tasks, with Idempotency-Key vs without", share, IDEMPOTENCY_BUDGET, above=True)
     return lines
 
 
