@@ -11,20 +11,22 @@ import asyncio
 import os
 import secrets
 import string
+import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
-from taskapi.generated import models
-from taskapi.handlers.tasks import request_fingerprint
-from taskapi.storage import database_at
+from taskapi.storage import DatabaseUrl
+from taskapi.storage.idempotency import lock_key
 from taskapi.testing.contract import random_credentials, sign_in
-from taskapi.testing.databases import Databases
+from taskapi.testing.databases import Databases, backend_under_test, write_lock_held
 from taskapi.testing.liveserver import LiveServer, live_server
 from tests.api.problems import assert_problem
 
@@ -33,6 +35,8 @@ pytestmark = pytest.mark.contract
 # How many times each concurrency test runs; TASKAPI_TEST_ROUNDS overrides it (20: "twenty times in a row").
 ROUNDS = 1
 DUPLICATES = 10
+# How long the in-flight test lets the first request reach the database (well within its busy timeout).
+IN_FLIGHT_SECONDS = 1.0
 # The module signs up a user per test, more than the spec's sign-up limit allows one client per minute.
 NO_RATE_LIMITS = {"TASKAPI_RATE_LIMITING": "false"}
 KEY = "Idempotency-Key"
@@ -194,36 +198,67 @@ def test_a_failed_request_does_not_use_its_key_up(http: httpx.Client, failing: b
     assert tasks_of(http) == [task]
 
 
-async def claim_in_flight(database_url: str, owner_id: int, key: str, body: dict[str, Any]) -> None:
-    """Claim the key for `body` the way the server does when a request with it starts, as if that request
-    were still running."""
-    fingerprint = request_fingerprint(models.TaskCreate.model_validate(body))
-    now = datetime.now(UTC)
-    db = database_at(database_url)
-    await db.open()
-    try:
-        await db.idempotency.claim(
-            owner_id,
-            "createTask",
-            key,
-            fingerprint,
-            now=now,
-            expires_at=now + timedelta(hours=1),
-            stale_before=now - timedelta(hours=1),
-        )
-    finally:
-        await db.close()
+def test_a_retry_while_the_first_request_is_in_flight_is_409(
+    server: LiveServer, token: str, http: httpx.Client
+) -> None:
+    key = new_key()
+    with ThreadPoolExecutor(1) as pool, write_lock_held(server.database_url):  # the lock goes first
+        # The first request waits for the database inside its transaction: it is in flight.
+        def post() -> httpx.Response:
+            with client(server, token) as own:
+                return own.post("/tasks", json=BODY, headers={KEY: key})
+
+        first = pool.submit(post)
+        time.sleep(IN_FLIGHT_SECONDS)
+        assert not first.done()
+        refused = http.post("/tasks", json=BODY, headers={KEY: key})
+    assert_problem(refused, 409)
+    assert refused.headers["retry-after"] == "1"
+    assert REPLAYED not in refused.headers
+    task = assert_created(first.result(timeout=30))
+    assert tasks_of(http) == [task]
 
 
-def test_a_retry_while_the_first_request_is_in_flight_is_409(server: LiveServer, http: httpx.Client) -> None:
+@pytest.mark.skipif(
+    backend_under_test() == "sqlite",
+    reason="SQLite has one writer: a duplicate in another worker waits for the first's transaction and is "
+    "replayed (test_of_concurrent_duplicates_exactly_one_creates)",
+)
+def test_a_retry_while_another_worker_runs_the_first_is_409(server: LiveServer, http: httpx.Client) -> None:
     key = new_key()
     me = http.get("/users/me")
     assert me.status_code == 200, me.text
-    asyncio.run(claim_in_flight(server.database_url, me.json()["id"], key, BODY))
-    refused = http.post("/tasks", json=BODY, headers={KEY: key})
+    lock = lock_key(me.json()["id"], "createTask", key)
+    with advisory_lock_held(server.database_url, lock):  # as another worker's transaction holds it
+        refused = http.post("/tasks", json=BODY, headers={KEY: key})
     assert_problem(refused, 409)
-    assert REPLAYED not in refused.headers
     assert tasks_of(http) == []
+    assert_created(http.post("/tasks", json=BODY, headers={KEY: key}))
+
+
+@contextmanager
+def advisory_lock_held(url: str, lock: int) -> Iterator[None]:
+    """Hold PostgreSQL's transaction-scoped advisory lock `lock` from another connection while the block runs."""
+    held, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        connection = await asyncpg.connect(DatabaseUrl.parse(url).postgres_dsn, timeout=5)
+        try:
+            async with connection.transaction():
+                await connection.execute("SELECT pg_advisory_xact_lock($1)", lock)
+                held.set()
+                await asyncio.to_thread(release.wait, 30)
+        finally:
+            await connection.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(hold(),), daemon=True)
+    thread.start()
+    assert held.wait(10), "the advisory lock was not taken"
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(10)
 
 
 def send_duplicates(server: LiveServer, token: str, key: str) -> list[httpx.Response]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -13,29 +12,11 @@ import pytest
 from taskapi.storage import Database, DatabaseUnavailable, DatabaseUrl, database_at
 from taskapi.storage.postgres import PoolTimeout, PostgresDatabase
 from taskapi.testing.databases import backend_under_test, execute
+from tests.integration.conftest import new_user
 
 pytestmark = pytest.mark.anyio
 sqlite_only = pytest.mark.skipif(backend_under_test() != "sqlite", reason="SQLite's locks and journal")
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = database_at(database_url)
-    await database.open()
-    yield database
-    await database.close()
-
-
-async def new_user(db: Database, username: str) -> int:
-    user = await db.users.add(username=username, password_hash="$argon2id$fake", now=NOW)
-    assert user is not None
-    return user.id
-
-
-@pytest.fixture
-async def owner(db: Database) -> int:
-    return await new_user(db, "owner")
 
 
 async def test_round_trip_keeps_utc_datetimes_and_booleans(db: Database, owner: int) -> None:

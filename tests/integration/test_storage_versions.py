@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,29 +10,11 @@ import pytest
 from taskapi.storage import Database, StaleVersion, TaskRecord, database_at
 from taskapi.storage.migrate import upgrade
 from taskapi.testing.databases import execute
+from tests.integration.conftest import new_user
 
 pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = database_at(database_url)
-    await database.open()
-    yield database
-    await database.close()
-
-
-async def new_user(db: Database, username: str) -> int:
-    user = await db.users.add(username=username, password_hash="$argon2id$fake", now=NOW)
-    assert user is not None
-    return user.id
-
-
-@pytest.fixture
-async def owner(db: Database) -> int:
-    return await new_user(db, "owner")
 
 
 @pytest.fixture

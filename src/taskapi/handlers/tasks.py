@@ -2,19 +2,16 @@
 
 Every task response carries the task's version as a strong `ETag` (`"3"`); `If-Match` makes a write
 conditional on it (the check and the write are one statement: storage's `versions`), `If-None-Match`
-makes a read answer 304. `Idempotency-Key` on a create claims the key in the database first, then stores
-the task and its answer in one transaction, so a retry replays that answer instead of creating another.
+makes a read answer 304. `Idempotency-Key` on a create stores the task and the key in one transaction
+(storage's `idempotency`), so a retry gets the first answer, rebuilt, instead of creating another.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import pydantic_core
 from pydantic import MISSING
 
 from taskapi import runtime
@@ -24,9 +21,9 @@ from taskapi.errors import Conflict, NotFound, PreconditionFailed, PreconditionR
 from taskapi.generated import models, server
 from taskapi.runtime import InvalidRequest
 from taskapi.storage import (
-    Claimed,
     Database,
     InFlight,
+    Kept,
     Mismatch,
     OwnerMissing,
     Replay,
@@ -35,13 +32,9 @@ from taskapi.storage import (
     TaskRepository,
 )
 
-logger = logging.getLogger("taskapi.handlers")
-
 _MAX_ID = 2**63 - 1
-# The operation an idempotency key is claimed for (keys are per user and per operation).
+# The operation an idempotency key is kept for (keys are per user and per operation).
 CREATE_TASK = "createTask"
-# A claim still in flight after this long was abandoned (its worker died mid-request): a retry takes it over.
-ABANDONED_AFTER = timedelta(seconds=60)
 # What a retry that meets a request in flight is told to wait, in seconds.
 IN_FLIGHT_RETRY_AFTER = "1"
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -83,10 +76,31 @@ def _versions(if_match: str) -> frozenset[int] | None:
     return frozenset(versions)
 
 
-def request_fingerprint(body: models.TaskCreate) -> str:
+def request_fingerprint(body: models.TaskCreate) -> int:
     """What makes two creates "the same request" for an idempotency key: the body as validated (so key
-    order, whitespace and `5.0` for `5` do not count; a property sent is not the same as one left out)."""
-    return hashlib.sha256(body.model_dump_json(exclude_unset=True).encode()).hexdigest()
+    order, whitespace and `5.0` for `5` do not count; a property sent is not the same as one left out).
+    Equal fingerprints make equal tasks, which is what lets a replay rebuild the first answer."""
+    digest = hashlib.blake2b(body.model_dump_json(exclude_unset=True).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _new_record(task_id: int, body: models.TaskCreate, created_at: datetime) -> TaskRecord:
+    """The task that creating `body` as `task_id` at `created_at` made (what `tasks.add` returned then)."""
+    description = None if body.description is MISSING else body.description
+    return TaskRecord(task_id, body.title, description, body.priority, False, created_at, created_at, 1)
+
+
+class _Undo(Exception):
+    def __init__(self, outcome: Replay | Mismatch | InFlight) -> None:
+        super().__init__("the key holds another response")
+        self.outcome = outcome
+
+
+def _in_flight() -> Conflict:
+    return Conflict(
+        "A request with this Idempotency-Key is still being processed; retry it shortly.",
+        headers={"Retry-After": IN_FLIGHT_RETRY_AFTER},
+    )
 
 
 def _missing(task_id: int) -> NotFound:
@@ -115,6 +129,8 @@ class TasksHandlers:
         self._clock = clock or SystemClock()
         self._require_if_match = require_if_match
         self._retention = idempotency_retention
+        # (owner, key) of the creates with a key this worker is running: a duplicate is 409 at once.
+        self._in_flight: set[tuple[int, str]] = set()
 
     async def create_task(
         self, principal: Principal, params: models.CreateTaskParams, body: models.TaskCreate
@@ -122,10 +138,12 @@ class TasksHandlers:
         """Store a new task; its URL goes in `Location`. With an `Idempotency-Key`: at most once."""
         if params.idempotency_key is not MISSING:
             return await self._create_once(principal, params.idempotency_key, body)
-        record = await self._add(self._db.tasks, principal, body)
+        record = await self._add(self._db.tasks, principal, body, self._clock.now())
         return server.CreateTask201Response(body=_task(record), location=f"/tasks/{record.id}", etag=etag(record))
 
-    async def _add(self, tasks: TaskRepository, principal: Principal, body: models.TaskCreate) -> TaskRecord:
+    async def _add(
+        self, tasks: TaskRepository, principal: Principal, body: models.TaskCreate, now: datetime
+    ) -> TaskRecord:
         description = None if body.description is MISSING else body.description
         try:
             return await tasks.add(
@@ -133,7 +151,7 @@ class TasksHandlers:
                 title=body.title,
                 description=description,
                 priority=body.priority,
-                now=self._clock.now(),
+                now=now,
             )
         except OwnerMissing:
             raise Unauthorized("The bearer token's user no longer exists.") from None
@@ -141,56 +159,60 @@ class TasksHandlers:
     async def _create_once(
         self, principal: Principal, key: str, body: models.TaskCreate
     ) -> server.CreateTask201Response:
-        now = self._clock.now()
         owner = principal.user_id
-        claim = await self._db.idempotency.claim(
-            owner,
-            CREATE_TASK,
-            key,
-            request_fingerprint(body),
-            now=now,
-            expires_at=now + self._retention,
-            stale_before=now - ABANDONED_AFTER,
-        )
-        if isinstance(claim, Replay):
+        held = (owner, key)
+        if held in self._in_flight:  # this worker is running it (waiting for the write lock, say)
+            raise _in_flight()
+        self._in_flight.add(held)
+        try:
+            outcome = await self._create_and_keep(principal, key, body)
+        finally:
+            self._in_flight.discard(held)
+        if isinstance(outcome, server.CreateTask201Response):
+            return outcome
+        if isinstance(outcome, Replay):
+            # The same body (the fingerprints match) made this task then: its first answer, rebuilt.
+            first = _new_record(outcome.resource_id, body, outcome.created_at)
             return server.CreateTask201Response(
-                body=models.Task.model_validate_json(claim.body),
-                location=claim.headers["Location"],
-                etag=claim.headers["ETag"],
+                body=_task(first),
+                location=f"/tasks/{first.id}",
+                etag=etag(first),
                 idempotent_replayed="true",
             )
-        if isinstance(claim, Mismatch):
+        if isinstance(outcome, Mismatch):
             detail = "was used for another request body; use a new key for a new request"
-            raise InvalidRequest(
-                [{"type": "idempotency_key_reused", "loc": ("header", IDEMPOTENCY_KEY), "msg": detail}]
-            )
-        if isinstance(claim, InFlight):
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry it shortly.",
-                headers={"Retry-After": IN_FLIGHT_RETRY_AFTER},
-            )
-        assert isinstance(claim, Claimed)  # noqa: S101 - the four outcomes of a claim
+            reused = {"type": "idempotency_key_reused", "loc": ("header", IDEMPOTENCY_KEY), "msg": detail}
+            raise InvalidRequest([reused])
+        raise _in_flight()
+
+    async def _create_and_keep(
+        self, principal: Principal, key: str, body: models.TaskCreate
+    ) -> server.CreateTask201Response | Replay | Mismatch | InFlight:
+        """Create the task and keep its response under the key, in one transaction; or, when the key
+        already holds a response (or its request is running elsewhere), create nothing and say so."""
+        now = self._clock.now()
+        owner = principal.user_id
         try:
             async with self._db.transaction() as tx:
-                record = await self._add(tx.tasks, principal, body)
-                response = server.CreateTask201Response(
-                    body=_task(record), location=f"/tasks/{record.id}", etag=etag(record)
+                if not await tx.idempotency.hold(owner, CREATE_TASK, key):
+                    return InFlight()
+                record = await self._add(tx.tasks, principal, body, now)
+                outcome = await tx.idempotency.keep(
+                    owner,
+                    CREATE_TASK,
+                    key,
+                    request_fingerprint(body),
+                    now=now,
+                    expires_at=now + self._retention,
+                    resource_id=record.id,
                 )
-                headers = {"Location": response.location, "ETag": response.etag}
-                stored = pydantic_core.to_json(response.body).decode()
-                await tx.idempotency.record(owner, CREATE_TASK, key, status=201, headers=headers, body=stored)
-        except BaseException:
-            # Nothing was created: free the key for a retry (shielded: a cancelled request still frees it;
-            # if even this fails, the claim is taken over once it is ABANDONED_AFTER old).
-            await asyncio.shield(self._release(owner, key))
-            raise
-        return response
-
-    async def _release(self, owner: int, key: str) -> None:
-        try:
-            await self._db.idempotency.release(owner, CREATE_TASK, key)
-        except Exception as exc:  # the request's own error is the one to raise
-            logger.warning("could not free idempotency key of user %d: %s (taken over after a minute)", owner, exc)
+                if not isinstance(outcome, Kept):
+                    raise _Undo(outcome)  # the task made above is rolled back
+        except _Undo as undo:
+            return undo.outcome
+        except OwnerMissing:
+            raise Unauthorized("The bearer token's user no longer exists.") from None
+        return server.CreateTask201Response(body=_task(record), location=f"/tasks/{record.id}", etag=etag(record))
 
     async def list_tasks(self, principal: Principal, params: models.ListTasksParams) -> server.ListTasksResponse:
         """One page, oldest first; the cursor is the id of the previous page's last task."""

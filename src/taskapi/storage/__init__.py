@@ -8,15 +8,13 @@ from taskapi.storage.database import (
     database_at,
     database_from_settings,
 )
-from taskapi.storage.idempotency import Claim, Claimed, IdempotencyRepository, InFlight, Mismatch, Replay
+from taskapi.storage.idempotency import IdempotencyRepository, InFlight, Kept, Mismatch, Outcome, Replay
 from taskapi.storage.sql import Executor, ForeignKeyViolation, Query
 from taskapi.storage.tasks import OwnerMissing, StaleVersion, TaskRecord, TaskRepository
 from taskapi.storage.urls import DatabaseUrl
 from taskapi.storage.users import UserRecord, UserRepository
 
 __all__ = [
-    "Claim",
-    "Claimed",
     "Database",
     "DatabaseUnavailable",
     "DatabaseUrl",
@@ -24,7 +22,9 @@ __all__ = [
     "ForeignKeyViolation",
     "IdempotencyRepository",
     "InFlight",
+    "Kept",
     "Mismatch",
+    "Outcome",
     "OwnerMissing",
     "Query",
     "Replay",

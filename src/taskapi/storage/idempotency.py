@@ -1,24 +1,34 @@
-"""Idempotency keys: the response to a request sent with an Idempotency-Key, kept so that a retry of the
-same request gets it back instead of running again. Keys are per owner and operation.
+"""Idempotency keys: what a request sent with an Idempotency-Key created, kept so that a retry of the
+same request gets the same answer instead of running again. Keys are per owner and operation. What is
+kept is the created resource's id and the time (a request whose body matches the first one's answers
+with a response rebuilt from its own body, that id and that time: the first response, byte for byte,
+without storing it).
 
-A request first claims its key (`claim`), which says what to do: run (`Claimed`), answer with the kept
-response (`Replay`), or refuse (`Mismatch`: the key came with another body; `InFlight`: the first request
-with it is still running). Having run, it keeps its response with `record`, in the transaction that
-makes its changes, so both commit or neither does; having failed, it gives the key up with `release`.
+A request with a key makes its changes and keeps its response in ONE transaction:
 
-Every statement is atomic on its own and races between requests with one key are settled by the
-primary key (one INSERT wins) or by an UPDATE conditional on what was read (one taker wins), so `claim`
-needs no transaction.
+    async with db.transaction() as tx:
+        if not await tx.idempotency.hold(owner, operation, key):   # the key's request is running
+            ...                                                    # -> InFlight
+        ... make the changes ...
+        outcome = await tx.idempotency.keep(owner, operation, key, fingerprint, ..., resource_id=...)
+        if not isinstance(outcome, Kept):
+            ... roll back (raise), answer Replay / Mismatch ...
+
+so the changes and the key commit together or not at all, and a request that fails keeps
+nothing (its key stays free for a retry). `hold` takes a lock on the key for the transaction
+(PostgreSQL: an advisory lock; SQLite: its one write lock already serializes writers), so a duplicate
+that arrives while the first request is running is told so at once instead of waiting for it.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+import asyncio
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import bindparam, delete, select, text, tuple_, update
 
 from taskapi.storage.sql import Executor, ForeignKeyViolation, Query
 from taskapi.storage.tables import idempotency_keys
@@ -26,30 +36,29 @@ from taskapi.storage.tasks import OwnerMissing
 
 
 @dataclass(frozen=True, slots=True)
-class Claimed:
-    """The key is this request's now: run it, then `record` or `release`."""
+class Kept:
+    """The key is kept for this request (it was new, or had expired): commit."""
 
 
 @dataclass(frozen=True, slots=True)
 class Replay:
-    """The request with this key has run: answer with its response."""
+    """A request with this key and this body has run (roll back): it created `resource_id` at `created_at`."""
 
-    status: int
-    headers: dict[str, str]
-    body: str
+    resource_id: int
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class Mismatch:
-    """The key was used for a request with another body."""
+    """The key was used for a request with another body (roll back)."""
 
 
 @dataclass(frozen=True, slots=True)
 class InFlight:
-    """The first request with this key has not finished."""
+    """A request with this key is running in another transaction (`hold` did not get its lock)."""
 
 
-Claim = Claimed | Replay | Mismatch | InFlight
+Outcome = Kept | Replay | Mismatch | InFlight
 
 _keys = idempotency_keys.c
 _KEY = (
@@ -57,80 +66,86 @@ _KEY = (
     _keys.operation == bindparam("operation"),
     _keys.key == bindparam("key"),
 )
+_COLUMNS = ("owner_id", "operation", "key", "fingerprint", "now", "expires_at", "resource_id")
 # ON CONFLICT … DO NOTHING is the same SQL on SQLite and PostgreSQL (as in users.py): a key already
-# claimed returns no row, decided by the primary key.
+# kept changes no row, decided by the primary key.
 _INSERT = Query(
     text(
-        "INSERT INTO idempotency_keys (owner_id, operation, key, fingerprint, created_at, expires_at) "
-        "VALUES (:owner_id, :operation, :key, :fingerprint, :now, :expires_at) "
-        "ON CONFLICT (owner_id, operation, key) DO NOTHING RETURNING owner_id"
-    ).bindparams(
-        bindparam("owner_id"),
-        bindparam("operation"),
-        bindparam("key"),
-        bindparam("fingerprint"),
-        bindparam("now"),
-        bindparam("expires_at"),
-    ),
+        "INSERT INTO idempotency_keys (owner_id, operation, key, fingerprint, created_at, expires_at, resource_id) "
+        "VALUES (:owner_id, :operation, :key, :fingerprint, :now, :expires_at, :resource_id) "
+        "ON CONFLICT (owner_id, operation, key) DO NOTHING"
+    ).bindparams(*(bindparam(name) for name in _COLUMNS)),
     writes=True,
 )
-_GET = Query(
-    select(_keys.fingerprint, _keys.created_at, _keys.expires_at, _keys.status, _keys.headers, _keys.body).where(*_KEY)
-)
-# Takes over an expired or abandoned key, if it still is what was read: of two takers, one wins.
-_TAKE_OVER = Query(
+_GET = Query(select(_keys.fingerprint, _keys.created_at, _keys.resource_id).where(*_KEY))
+# An expired key is this request's: it replaces what was kept (the expiry is checked in the statement).
+_REPLACE = Query(
     update(idempotency_keys)
-    .where(
-        *_KEY,
-        _keys.created_at == bindparam("claimed_at"),
-        (_keys.expires_at <= bindparam("now"))
-        | (_keys.status.is_(None) & (_keys.created_at < bindparam("stale_before"))),
-    )
+    .where(*_KEY, _keys.expires_at <= bindparam("now"))
     .values(
         fingerprint=bindparam("fingerprint"),
         created_at=bindparam("now"),
         expires_at=bindparam("expires_at"),
-        status=None,
-        headers=None,
-        body=None,
+        resource_id=bindparam("resource_id"),
     )
 )
-_RECORD = Query(
-    update(idempotency_keys)
-    .where(*_KEY, _keys.status.is_(None))
-    .values(status=bindparam("status"), headers=bindparam("headers"), body=bindparam("body"))
+# Purging walks the primary key PURGE_STEP rows at a time (there is no index on expires_at): where the
+# next step ends, then the expired keys up to there.
+PURGE_STEP = 1000
+_PK = tuple_(_keys.owner_id, _keys.operation, _keys.key)
+_AFTER_CURSOR = tuple_(bindparam("owner_id"), bindparam("operation"), bindparam("key")) < _PK
+_STEP_END = Query(
+    select(_keys.owner_id, _keys.operation, _keys.key)
+    .where(_AFTER_CURSOR)
+    .order_by(_keys.owner_id, _keys.operation, _keys.key)
+    .limit(1)
+    .offset(bindparam("step"))
 )
-_RELEASE = Query(delete(idempotency_keys).where(*_KEY, _keys.status.is_(None)))
-_PURGE = Query(delete(idempotency_keys).where(_keys.expires_at <= bindparam("now")))
-# A claim meets a key that vanishes (released, purged) or changes hands between its statements only when
-# other requests with that key race it; after this many rounds it answers InFlight.
-_ATTEMPTS = 3
+_EXPIRED = _keys.expires_at <= bindparam("now")
+_PURGE_STEP = Query(
+    delete(idempotency_keys).where(
+        _AFTER_CURSOR,
+        tuple_(bindparam("end_owner_id"), bindparam("end_operation"), bindparam("end_key")) >= _PK,
+        _EXPIRED,
+    )
+)
+_PURGE_REST = Query(delete(idempotency_keys).where(_AFTER_CURSOR, _EXPIRED))
+
+
+def lock_key(owner_id: int, operation: str, key: str) -> int:
+    """The advisory lock's name for one key: a signed 64-bit hash (two keys that share one only make a
+    request with one of them answer InFlight, now and then, while the other's request runs)."""
+    digest = hashlib.blake2b(f"{owner_id}\0{operation}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class IdempotencyRepository:
-    """Claims idempotency keys and keeps the responses; every method but `claim` is one statement."""
+    """Holds idempotency keys and keeps what their requests created (see the module docstring)."""
 
     def __init__(self, sql: Executor) -> None:
         self._sql = sql
 
-    async def claim(
+    async def hold(self, owner_id: int, operation: str, key: str) -> bool:
+        """Lock the key until the transaction ends; False when another transaction holds it (a request
+        with this key is running). Only inside `Database.transaction()`."""
+        return await self._sql.try_lock(lock_key(owner_id, operation, key))
+
+    async def keep(
         self,
         owner_id: int,
         operation: str,
         key: str,
-        fingerprint: str,
+        fingerprint: int,
         *,
         now: datetime,
         expires_at: datetime,
-        stale_before: datetime,
-    ) -> Claim:
-        """Claim the owner's `key` for `operation`, for a request whose body hashes to `fingerprint`.
-
-        A new key, an expired one (`expires_at` passed) or one whose request was claimed before
-        `stale_before` and never finished (its worker died) is claimed until `expires_at`: Claimed.
-        Otherwise: Mismatch if the fingerprint differs, InFlight if that request is still running,
-        else Replay of its response. OwnerMissing if the owner is not in `users`.
-        """
+        resource_id: int,
+    ) -> Outcome:
+        """Keep the owner's `key` until `expires_at` for this request, which created `resource_id` at `now`,
+        in the transaction that made it: Kept when the key was new or had expired. Otherwise the key is
+        another request's: Mismatch if its body hashed to another `fingerprint`, else Replay of what it
+        created (InFlight only if the key was purged and kept again in between, which `hold` prevents);
+        the caller rolls back. OwnerMissing if the owner is not in `users`."""
         params = {
             "owner_id": owner_id,
             "operation": operation,
@@ -138,48 +153,33 @@ class IdempotencyRepository:
             "fingerprint": fingerprint,
             "now": now,
             "expires_at": expires_at,
-            "stale_before": stale_before,
+            "resource_id": resource_id,
         }
-        for _ in range(_ATTEMPTS):
-            try:
-                inserted = await self._sql.one(_INSERT, params)
-            except ForeignKeyViolation:
-                raise OwnerMissing(f"user {owner_id} does not exist") from None
-            if inserted is not None:
-                return Claimed()
-            row = await self._sql.one(_GET, params)
-            if row is None:  # released or purged since the INSERT: try again
-                continue
-            kept_fingerprint, claimed_at, kept_until, status, headers, body = row
-            if kept_until <= now or (status is None and claimed_at < stale_before):
-                if await self._sql.run(_TAKE_OVER, {**params, "claimed_at": claimed_at}) > 0:
-                    return Claimed()
-                continue  # another request took it over, or the first one finished: read it again
-            if kept_fingerprint != fingerprint:
-                return Mismatch()
-            if status is None:
-                return InFlight()
-            return Replay(status=status, headers=json.loads(headers), body=body)
-        return InFlight()
+        try:
+            if await self._sql.run(_INSERT, params) > 0:
+                return Kept()
+        except ForeignKeyViolation:
+            raise OwnerMissing(f"user {owner_id} does not exist") from None
+        if await self._sql.run(_REPLACE, params) > 0:  # it had expired
+            return Kept()
+        row = await self._sql.one(_GET, params)
+        if row is None:  # purged since the INSERT (this transaction holds the key): keep it now
+            return Kept() if await self._sql.run(_INSERT, params) > 0 else InFlight()
+        kept_fingerprint, created_at, kept_resource = row
+        if kept_fingerprint != fingerprint:
+            return Mismatch()
+        return Replay(resource_id=kept_resource, created_at=created_at)
 
-    async def record(
-        self, owner_id: int, operation: str, key: str, *, status: int, headers: Mapping[str, str], body: str
-    ) -> None:
-        """Keep the response to the request that claimed the key (run it in that request's transaction)."""
-        params = {
-            "owner_id": owner_id,
-            "operation": operation,
-            "key": key,
-            "status": status,
-            "headers": json.dumps(dict(headers)),
-            "body": body,
-        }
-        await self._sql.run(_RECORD, params)
-
-    async def release(self, owner_id: int, operation: str, key: str) -> None:
-        """Give up a key whose request failed, so that a retry runs; a key with a response is kept."""
-        await self._sql.run(_RELEASE, {"owner_id": owner_id, "operation": operation, "key": key})
-
-    async def purge(self, now: datetime) -> int:
-        """Delete the keys that expired by `now`; how many."""
-        return await self._sql.run(_PURGE, {"now": now})
+    async def purge(self, now: datetime, *, step: int = PURGE_STEP) -> int:
+        """Delete the keys that expired by `now`, `step` keys of the table at a time (each its own short
+        statement, other requests served between them); how many."""
+        cursor: dict[str, Any] = {"owner_id": 0, "operation": "", "key": ""}  # before every key
+        purged = 0
+        while True:
+            end = await self._sql.one(_STEP_END, {**cursor, "step": step - 1})
+            if end is None:
+                return purged + await self._sql.run(_PURGE_REST, {**cursor, "now": now})
+            bounds = {"end_owner_id": end[0], "end_operation": end[1], "end_key": end[2]}
+            purged += await self._sql.run(_PURGE_STEP, {**cursor, **bounds, "now": now})
+            cursor = {"owner_id": end[0], "operation": end[1], "key": end[2]}
+            await asyncio.sleep(0)

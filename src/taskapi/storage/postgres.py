@@ -89,6 +89,10 @@ class _Connection:
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
 
+    async def try_lock(self, key: int) -> bool:
+        taken: bool = await self._connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", key)
+        return taken
+
 
 class _Statements:
     """Each statement on its own pooled connection, without BEGIN/COMMIT."""
@@ -109,6 +113,9 @@ class _Statements:
     async def run(self, query: Query, params: Mapping[str, Any]) -> int:
         async with self._db.connection() as connection:
             return await _Connection(connection).run(query, params)
+
+    async def try_lock(self, key: int) -> bool:
+        raise RuntimeError("try_lock needs a transaction: a statement's own lock ends with it")
 
 
 class PostgresDatabase:

@@ -76,3 +76,10 @@ class Executor(Protocol):
     async def run(self, query: Query, params: Mapping[str, Any]) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
         ...
+
+    async def try_lock(self, key: int) -> bool:
+        """Take the lock named `key` (a signed 64-bit number) until the transaction ends, if no other
+        transaction holds it: whether it was taken. Only inside `Database.transaction()`: PostgreSQL's
+        transaction-scoped advisory lock; on SQLite always taken (the transaction holds the database's
+        one write lock, so no other writer runs meanwhile)."""
+        ...

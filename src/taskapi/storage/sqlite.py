@@ -150,6 +150,10 @@ class _Connection:
     async def run(self, query: Query, params: Mapping[str, Any]) -> int:
         return self.execute(query, params)[1]
 
+    async def try_lock(self, key: int) -> bool:
+        # Inside a transaction this connection holds the database's write lock: no other writer runs.
+        return True
+
 
 class _Statements:
     """Each statement on its own: reads on the shared read connection, writes on the write connection
@@ -185,6 +189,9 @@ class _Statements:
 
     async def run(self, query: Query, params: Mapping[str, Any]) -> int:
         return (await self._run(query, params))[1]
+
+    async def try_lock(self, key: int) -> bool:
+        raise RuntimeError("try_lock needs a transaction: a statement's own lock ends with it")
 
 
 class SqliteDatabase:

@@ -31,22 +31,19 @@ def upgrade() -> None:
         sa.Column("owner_id", Id, nullable=False, autoincrement=False),
         sa.Column("operation", sa.Text(), nullable=False),
         sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("fingerprint", sa.Text(), nullable=False),
+        sa.Column("fingerprint", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("status", sa.Integer(), nullable=True),
-        sa.Column("headers", sa.Text(), nullable=True),
-        sa.Column("body", sa.Text(), nullable=True),
+        sa.Column("resource_id", Id, nullable=False),
         sa.PrimaryKeyConstraint("owner_id", "operation", "key", name=op.f("pk_idempotency_keys")),
         sa.ForeignKeyConstraint(
             ["owner_id"], ["users.id"], name=op.f("fk_idempotency_keys_owner_id_users"), ondelete="CASCADE"
         ),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_idempotency_keys_expires_at", table_name="idempotency_keys")
     op.drop_table("idempotency_keys")
     with op.batch_alter_table("tasks", recreate="auto", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("version")
