@@ -42,7 +42,7 @@ def test_the_scenario_compiles_strictly_and_runs_against_the_live_server(project
         ["node", "out/scenario.js", base_url], cwd=project, capture_output=True, text=True, check=False, timeout=60
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert ran.stdout.splitlines() == ["typescript scenario: ok (3 tasks, 2 pages, 404 and 422 as problems)"]
+    assert ran.stdout.splitlines() == ["typescript scenario: ok (3 tasks, 2 pages, 404, 412 and 422 as problems)"]
 
 
 def test_tsc_rejects_each_mistake_in_wrong_ts(project: Path) -> None:
