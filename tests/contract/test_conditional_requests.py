@@ -270,12 +270,14 @@ def test_when_required_reads_and_creates_need_no_precondition(carol: httpx.Clien
 
 def race(server: LiveServer, token: str, task_id: int, if_match: str, operation: str) -> list[httpx.Response]:
     """CONTENDERS concurrent writes of one task, each on a connection of its own, all with `if_match`:
-    PATCHes with titles "contender <n>", or completions."""
+    PATCHes with titles "contender <n>", completions, or deletions."""
 
     async def one(http: httpx.AsyncClient, n: int) -> httpx.Response:
         headers = {"If-Match": if_match}
         if operation == "updateTask":
             return await http.patch(f"/tasks/{task_id}", json={"title": f"contender {n}"}, headers=headers)
+        if operation == "deleteTask":
+            return await http.delete(f"/tasks/{task_id}", headers=headers)
         return await http.patch(f"/tasks/{task_id}/complete", headers=headers)
 
     async def run() -> list[httpx.Response]:
@@ -325,3 +327,30 @@ def test_of_concurrent_completions_with_one_if_match_exactly_one_wins(
 ) -> None:
     _, final = assert_one_winner(server, alice_token, alice, "completeTask")
     assert final["completed"] is True
+
+
+@pytest.mark.parametrize("round_", rounds())
+def test_of_concurrent_deletions_with_one_if_match_exactly_one_wins(
+    server: LiveServer, alice_token: str, alice: httpx.Client, round_: int
+) -> None:
+    task, current = changed_task(alice)
+    responses = race(server, alice_token, task["id"], current, "deleteTask")
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(204) == 1, statuses
+    # The others lost the race: to the version check (412), or to the deletion itself (404).
+    assert set(statuses) <= {204, 404, 412}, statuses
+    for response in responses:
+        if response.status_code != 204:
+            assert_problem(response, response.status_code)
+    assert alice.get(f"/tasks/{task['id']}").status_code == 404
+
+
+@pytest.mark.parametrize("operation", WRITES)
+def test_when_required_another_users_or_a_missing_task_is_still_404(
+    carol: httpx.Client, strict_server: LiveServer, operation: str
+) -> None:
+    task, current = changed_task(carol)
+    with client(strict_server, sign_in(strict_server.base_url, *random_credentials())) as dave:
+        assert_problem(write(dave, operation, task["id"]), 404)
+    assert_problem(write(carol, operation, MISSING_ID), 404)
+    assert_unchanged(carol, task, current)

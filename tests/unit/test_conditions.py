@@ -1,6 +1,6 @@
 """Entity tags as `If-Match` and `If-None-Match` carry them (RFC 9110, section 13): parsed from what the
-spec's pattern admits, compared strongly for If-Match and weakly for If-None-Match; and a malformed
-header parameter is 400 (MalformedHeader), not 422."""
+spec's pattern admits, compared strongly for If-Match (the versions it names) and weakly for
+If-None-Match; and a malformed header parameter is 400 (MalformedHeader), not 422."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 
 from taskapi import runtime
 from taskapi.generated import models
-from taskapi.runtime import EntityTag, EntityTags, entity_tags, if_match, if_none_match
+from taskapi.handlers.tasks import matching_versions
+from taskapi.runtime import EntityTag, EntityTags, entity_tags, if_none_match
 
 
 @pytest.mark.parametrize(
@@ -28,11 +29,21 @@ def test_entity_tags_are_parsed(value: str, parsed: EntityTags) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "matches"),
-    [("*", True), ('"3"', True), ('"2", "3"', True), ('W/"3"', False), ('"03"', False), ('"2"', False)],
+    ("value", "versions"),
+    [
+        ("*", None),
+        ('"3"', {3}),
+        ('"2", "3", "3"', {2, 3}),
+        ('W/"3"', set()),  # strong comparison: a weak tag never matches
+        ('"03"', set()),  # not an ETag this server sends
+        ('"abc", ""', set()),
+        ('"9223372036854775807"', {2**63 - 1}),
+        ('"9223372036854775808"', set()),
+        ('"' + "1" * 5000 + '"', set()),  # past Python's int() digit limit: no match, not a 500
+    ],
 )
-def test_if_match_compares_strongly(value: str, matches: bool) -> None:
-    assert if_match(value, '"3"') is matches
+def test_if_match_names_versions_by_strong_comparison(value: str, versions: set[int] | None) -> None:
+    assert matching_versions(value) == (None if versions is None else frozenset(versions))
 
 
 @pytest.mark.parametrize(

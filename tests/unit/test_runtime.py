@@ -302,3 +302,16 @@ def test_numbers_too_large_to_convert_reach_the_model_as_invalid(number: str) ->
     with pytest.raises(runtime.InvalidRequest) as exc:
         runtime.validate_body(models.TaskCreate, data)
     assert _locs(exc) == [("body", "priority")]
+
+
+def test_conditional_writes_are_built_for_few_list_lengths() -> None:
+    # A client may send any number of ETags in If-Match: statements are built per count rounded up to a
+    # power of two, so counts 1..64 make seven of them, not sixty-four (each costs compiling and memory).
+    from taskapi.storage import tasks as task_queries
+
+    counts = {task_queries._conditions(range(1, n + 1))[0] for n in range(1, 65)}
+    assert counts == {1, 2, 4, 8, 16, 32, 64}
+    count, params = task_queries._conditions([5, 7, 5, 9])
+    assert (count, list(params.values())) == (4, [5, 7, 9, 9])  # distinct, padded with the last
+    assert task_queries._conditions([0, 2**40]) == (0, {})  # no task can be at these: nothing to bind
+    assert task_queries._conditions(None) == (None, {})

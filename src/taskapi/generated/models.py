@@ -320,6 +320,7 @@ class GetTaskParams(BaseModel):
         StrictStr | MISSING,
         Field(
             alias="If-None-Match",
+            max_length=256,
             pattern='^(\\*|(W/)?"[!#-~]*"([ \\t]*,[ \\t]*(W/)?"[!#-~]*")*)$',
         ),
     ] = MISSING
@@ -338,6 +339,7 @@ class DeleteTaskParams(BaseModel):
         StrictStr | MISSING,
         Field(
             alias="If-Match",
+            max_length=256,
             pattern='^(\\*|(W/)?"[!#-~]*"([ \\t]*,[ \\t]*(W/)?"[!#-~]*")*)$',
         ),
     ] = MISSING
@@ -356,6 +358,7 @@ class UpdateTaskParams(BaseModel):
         StrictStr | MISSING,
         Field(
             alias="If-Match",
+            max_length=256,
             pattern='^(\\*|(W/)?"[!#-~]*"([ \\t]*,[ \\t]*(W/)?"[!#-~]*")*)$',
         ),
     ] = MISSING
@@ -374,6 +377,7 @@ class CompleteTaskParams(BaseModel):
         StrictStr | MISSING,
         Field(
             alias="If-Match",
+            max_length=256,
             pattern='^(\\*|(W/)?"[!#-~]*"([ \\t]*,[ \\t]*(W/)?"[!#-~]*")*)$',
         ),
     ] = MISSING

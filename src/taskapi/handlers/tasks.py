@@ -60,7 +60,7 @@ def etag(record: TaskRecord) -> str:
     return f'"{record.version}"'
 
 
-def _versions(if_match: str) -> frozenset[int] | None:
+def matching_versions(if_match: str) -> frozenset[int] | None:
     """The versions an `If-Match` value accepts (None for `*`: any). Only strong tags of our form can match
     (strong comparison): `"3"`, not `W/"3"`, `"03"` or `"abc"`."""
     tags = runtime.entity_tags(if_match)
@@ -69,7 +69,8 @@ def _versions(if_match: str) -> frozenset[int] | None:
     versions = set()
     for tag in tags.tags:
         digits = tag.opaque[1:-1]
-        if not tag.weak and digits.isascii() and digits.isdigit() and str(int(digits)) == digits:
+        # At most 19 digits (a 64-bit version) before int(): Python refuses to parse over 4,300 of them.
+        if not tag.weak and 0 < len(digits) <= 19 and digits.isascii() and digits.isdigit() and digits[0] != "0":
             version = int(digits)
             if version <= _MAX_ID:
                 versions.add(version)
@@ -92,7 +93,7 @@ def _new_record(task_id: int, body: models.TaskCreate, created_at: datetime) -> 
 
 class _Undo(Exception):
     def __init__(self, outcome: Replay | Mismatch | InFlight) -> None:
-        super().__init__("the key holds another response")
+        super().__init__("the key is another request's")
         self.outcome = outcome
 
 
@@ -241,20 +242,23 @@ class TasksHandlers:
             return server.GetTask304Response(etag=tag)
         return server.GetTask200Response(body=_task(record), etag=tag)
 
-    def _precondition(self, if_match: str | Any) -> frozenset[int] | None:
-        """The versions a write may apply to (None: any), or 428 when the deployment requires If-Match."""
+    async def _precondition(self, principal: Principal, task_id: int, if_match: str | Any) -> frozenset[int] | None:
+        """The versions a write may apply to (None: any). Without If-Match on a deployment that requires
+        it: 428 for the caller's task, 404 for any other id (ownership first, as everywhere)."""
         if if_match is MISSING:
             if self._require_if_match:
+                if await self._db.tasks.get(principal.user_id, task_id) is None:
+                    raise _missing(task_id)
                 raise PreconditionRequired("Send the task's ETag in If-Match to change it.")
             return None
         assert isinstance(if_match, str)  # noqa: S101 - the generated model's type
-        return _versions(if_match)
+        return matching_versions(if_match)
 
     async def update_task(
         self, principal: Principal, params: models.UpdateTaskParams, body: models.TaskUpdate
     ) -> server.UpdateTaskResponse:
         """Change the properties the body names (only at the versions `If-Match` names)."""
-        versions = self._precondition(params.if_match)
+        versions = await self._precondition(principal, params.task_id, params.if_match)
         changes: dict[str, Any] = body.model_dump(exclude_unset=True)
         try:
             record = await self._db.tasks.change(
@@ -270,7 +274,7 @@ class TasksHandlers:
         self, principal: Principal, params: models.CompleteTaskParams
     ) -> server.CompleteTaskResponse:
         """Mark the task completed (idempotent; only at the versions `If-Match` names)."""
-        versions = self._precondition(params.if_match)
+        versions = await self._precondition(principal, params.task_id, params.if_match)
         try:
             record = await self._db.tasks.complete(
                 principal.user_id, params.task_id, now=self._clock.now(), versions=versions
@@ -283,7 +287,7 @@ class TasksHandlers:
 
     async def delete_task(self, principal: Principal, params: models.DeleteTaskParams) -> server.DeleteTaskResponse:
         """Delete the task, or 404 (only at the versions `If-Match` names)."""
-        versions = self._precondition(params.if_match)
+        versions = await self._precondition(principal, params.task_id, params.if_match)
         try:
             removed = await self._db.tasks.remove(principal.user_id, params.task_id, versions=versions)
         except StaleVersion as stale:

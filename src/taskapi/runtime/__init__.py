@@ -8,7 +8,7 @@ taskapi code that `taskapi.generated` imports (besides Starlette and Pydantic).
 - `errors`: `HttpError` and the refusals above, which the application renders as problem+json.
 """
 
-from taskapi.runtime.conditions import EntityTag, EntityTags, entity_tags, if_match, if_none_match
+from taskapi.runtime.conditions import EntityTag, EntityTags, entity_tags, if_none_match
 from taskapi.runtime.errors import (
     HttpError,
     InvalidRequest,
@@ -76,7 +76,6 @@ __all__ = [
     "empty_response",
     "entity_tags",
     "header_parameter",
-    "if_match",
     "if_none_match",
     "json_response",
     "parse_parameters",

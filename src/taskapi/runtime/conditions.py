@@ -34,13 +34,6 @@ def entity_tags(value: str) -> EntityTags:
     return EntityTags(any=False, tags=tuple(EntityTag(m.group(2), bool(m.group(1))) for m in _MEMBER.finditer(value)))
 
 
-def if_match(value: str, current: str) -> bool:
-    """Whether `If-Match: value` holds for a resource whose strong entity tag is `current`: `*`, or a
-    member equal to it by strong comparison (a weak member never matches)."""
-    tags = entity_tags(value)
-    return tags.any or any(not tag.weak and tag.opaque == current for tag in tags.tags)
-
-
 def if_none_match(value: str, current: str) -> bool:
     """Whether `If-None-Match: value` names the resource whose entity tag is `current` (so a GET answers
     304): `*`, or a member equal to it by weak comparison (`W/"3"` names `"3"`)."""

@@ -141,8 +141,12 @@ def _conditions(versions: Collection[int] | None) -> tuple[int | None, dict[str,
     an error rather than no match."""
     if versions is None:
         return None, {}
-    distinct = dict.fromkeys(version for version in versions if 1 <= version <= _MAX_VERSION)
-    return len(distinct), {f"matching_version_{n}": version for n, version in enumerate(distinct)}
+    distinct = list(dict.fromkeys(version for version in versions if 1 <= version <= _MAX_VERSION))
+    # Statements are built per count: round it up to a power of two (repeating the last version) so that
+    # a client sending every count up to the header's limit makes a handful of them, not one per count.
+    count = 1 << (len(distinct) - 1).bit_length() if distinct else 0
+    distinct += distinct[-1:] * (count - len(distinct))
+    return count, {f"matching_version_{n}": version for n, version in enumerate(distinct)}
 
 
 class TaskRepository:
