@@ -26,7 +26,16 @@ from typing import Any
 
 import yaml
 
-from codegen.spec import LIMITS_EXTENSION, Operation, Parameter, Resolver, Spec, SpecError, load_document
+from codegen.spec import (
+    LIMITS_EXTENSION,
+    NOT_MODIFIED,
+    Operation,
+    Parameter,
+    Resolver,
+    Spec,
+    SpecError,
+    load_document,
+)
 
 REQUEST, RESPONSE = "request", "response"
 # A schema change's verdict as (breaks requests, breaks responses).
@@ -141,6 +150,15 @@ def _version(spec: Spec) -> str:
 def _major(version: str) -> int | None:
     match = re.match(r"v?(\d+)", version)
     return int(match.group(1)) if match else None
+
+
+# Request headers that make a GET conditional (RFC 9110, section 13.1): the only way to a 304.
+_CONDITIONAL_GET_HEADERS = frozenset({"if-none-match", "if-modified-since"})
+
+
+def _header_names(operation: Operation) -> set[str]:
+    """The operation's header parameters, by lower-case name."""
+    return {parameter.name.lower() for parameter in operation.parameters if parameter.location == "header"}
 
 
 def _deref(resolver: Resolver, node: Any) -> tuple[dict[str, Any], str | None]:
@@ -331,8 +349,17 @@ class _Diff:
             # Clients rely on a success status; a documented error that no longer happens costs them nothing.
             kind = "success" if status in old_success else "error"
             self.emit(f"{pointer}/responses/{status}", f"{kind} response {status} removed", status in old_success)
+        new_conditions = _CONDITIONAL_GET_HEADERS & (_header_names(new) - _header_names(old))
         for status in sorted(new_nodes.keys() - old_nodes.keys()):
-            if status in new_success:
+            if status == NOT_MODIFIED and new_conditions:
+                # 304 answers only a request that sends the precondition, which the base did not have:
+                # no client written against the base sends it, so none ever sees this status.
+                self.emit(
+                    f"{pointer}/responses/{status}",
+                    f"new response {status}, only to requests with the new {', '.join(sorted(new_conditions))}",
+                    False,
+                )
+            elif status in new_success:
                 # A client written against the documented successes may treat another one as a failure,
                 # or cannot parse its body: a new success status widens the response.
                 self.emit(f"{pointer}/responses/{status}", f"new success response {status}", True)
