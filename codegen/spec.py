@@ -715,6 +715,8 @@ def _parameter(param: dict[str, Any], where: str, resolver: Resolver) -> Paramet
 
 def _success(status: int, response: dict[str, Any], where: str, resolver: Resolver) -> SuccessResponse:
     content = response.get("content", {})
+    if status == NOT_MODIFIED and content:
+        raise SpecError(f"{where}: a 304 response has no body (RFC 9110, section 15.4.5)")
     body_model: str | None = None
     media_type: str | None = None
     if content:

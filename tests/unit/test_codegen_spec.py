@@ -86,6 +86,15 @@ def test_a_304_is_a_handler_response_but_not_a_success_on_its_own(tmp_path: Path
     assert [(h.name, h.required) for h in not_modified.headers] == [("ETag", True)]
 
 
+def test_a_304_with_a_body_is_refused(tmp_path: Path) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        ok = doc["paths"]["/tasks/{task_id}"]["get"]["responses"]["200"]
+        doc["paths"]["/tasks/{task_id}"]["get"]["responses"]["304"]["content"] = ok["content"]
+
+    with pytest.raises(SpecError, match="getTask: a 304 response has no body"):
+        load(_spec(tmp_path, mutate))
+
+
 def test_names() -> None:
     assert snake_case("createTask") == "create_task"
     assert snake_case("X-Request-ID") == "x_request_id"
