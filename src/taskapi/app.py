@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -40,14 +40,17 @@ class SchemaNotMigrated(RuntimeError):
 
 
 async def purge_idempotency_keys(db: Database, clock: Clock, *, every: float) -> None:
-    """Delete expired idempotency keys every `every` seconds, until cancelled. A database that does not
-    answer is tried again next time (expired keys are never replayed meanwhile: a claim takes them over)."""
+    """Delete expired idempotency keys every `every` seconds, until cancelled. A failed purge is tried
+    again next time (expired keys are never replayed meanwhile: `keep` replaces an expired key)."""
     while True:
         await asyncio.sleep(every)
         try:
             purged = await db.idempotency.purge(clock.now())
         except DatabaseUnavailable as exc:
             logger.warning("purging expired idempotency keys failed: %s", exc)
+            continue
+        except Exception:  # a statement timeout, say: this worker must go on purging, and say why not now
+            logger.exception("purging expired idempotency keys failed")
             continue
         if purged:
             logger.info("purged %d expired idempotency key(s)", purged, extra={"fields": {"purged": purged}})
@@ -92,9 +95,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             finally:
                 for task in background:
                     task.cancel()
-                for task in background:
-                    with suppress(asyncio.CancelledError):
-                        await task
+                await asyncio.gather(*background, return_exceptions=True)
                 await limiter.close()
         finally:
             await db.close()
