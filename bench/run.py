@@ -301,8 +301,8 @@ def metrics_cost(args: Args, databases: Databases, work: Path) -> dict[str, Any]
 
 
 def idempotency_cost(args: Args, databases: Databases, work: Path) -> dict[str, Any]:
-    """`POST /tasks` on SQLite without and with an Idempotency-Key (a fresh one per request: claimed, then
-    stored with the task in one transaction), one server, the two scenarios in alternating rounds."""
+    """`POST /tasks` on SQLite without and with an Idempotency-Key (a fresh one per request, kept with the
+    task in one transaction), one server, the two scenarios in alternating rounds."""
     plain, keyed = SCENARIOS[2], IDEMPOTENT_POST
     rounds = args.rate_limit_rounds
     print(f"idempotency: {plain.label} / {keyed.label} on SQLite, {rounds} alternating rounds of {args.seconds:g} s")

@@ -15,9 +15,11 @@ A request with a key makes its changes and keeps its response in ONE transaction
             ... roll back (raise), answer Replay / Mismatch ...
 
 so the changes and the key commit together or not at all, and a request that fails keeps
-nothing (its key stays free for a retry). `hold` takes a lock on the key for the transaction
-(PostgreSQL: an advisory lock; SQLite: its one write lock already serializes writers), so a duplicate
-that arrives while the first request is running is told so at once instead of waiting for it.
+nothing (its key stays free for a retry). On PostgreSQL `hold` takes an advisory lock on the key for
+the transaction, so a duplicate that arrives in another transaction while the first request runs is
+told so at once (InFlight) instead of waiting for it. On SQLite the transaction holds the database's
+one write lock: a duplicate waits for the first request to commit and then replays it (within one
+worker, the handler itself answers a duplicate of a request it is running).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Task versions (ETags), and the responses kept for Idempotency-Key.
+"""Task versions (ETags), and the idempotency keys of creates (what each created, and when).
 
 Existing tasks start at version 1.
 
