@@ -8,9 +8,10 @@ What is measured (every name starts `taskapi_`):
   `operation` is the spec's operationId, empty for what is no operation (404s, the docs pages); `method`
   is one of the methods HTTP defines, or `other`; so the label values are bounded whatever clients send.
 - `http_requests_in_flight`: requests being served now. The middleware counts them in a plain integer
-  (`in_flight`); the gauge takes its value when it returns to 0 or leaves it, once a second while
-  requests keep coming (`publish_every`), and from the worker that answers the scrape at that moment:
-  exact at rest, at most a second old under load, at the cost of no write per request.
+  (`in_flight`); the gauge takes its value once a second (`publish_every`), from the worker that
+  answers the scrape at that moment, and when the count returns to 0 after the gauge was told another:
+  exact at rest, at most a second old under load, at the cost of no write per request (not even for a
+  worker that serves requests one after the other, going 0, 1, 0 each time).
 - `db_pool_wait_seconds`: how long statements waited for a connection (PostgreSQL's pool) or for the
   write lock (SQLite).
 - `rate_limit_rejections_total{policy}`: requests refused 429, by the policy that refused them.
