@@ -189,8 +189,8 @@ class TasksHandlers:
     async def _create_and_keep(
         self, principal: Principal, key: str, body: models.TaskCreate
     ) -> server.CreateTask201Response | Replay | Mismatch | InFlight:
-        """Create the task and keep its response under the key, in one transaction; or, when the key
-        already holds a response (or its request is running elsewhere), create nothing and say so."""
+        """Create the task and keep the key for it, in one transaction; or, when the key is already another
+        request's (or that request is running elsewhere), create nothing and say what the key holds."""
         now = self._clock.now()
         owner = principal.user_id
         try:
