@@ -8,7 +8,6 @@ without If-Match 428; and of concurrent writes carrying the same current If-Matc
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -20,26 +19,15 @@ from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.databases import Databases
 from taskapi.testing.liveserver import LiveServer, live_server
 from tests.api.problems import assert_problem
+from tests.contract.signed_in import NO_RATE_LIMITS, client, rounds
 
 pytestmark = pytest.mark.contract
 
-# How many times each concurrency test runs; TASKAPI_TEST_ROUNDS overrides it (20: "twenty times in a row").
-ROUNDS = 1
+# Concurrent writes of one task per race.
 CONTENDERS = 10
-# The module signs up more users than the spec's sign-up limit allows one client per minute.
-NO_RATE_LIMITS = {"TASKAPI_RATE_LIMITING": "false"}
 STRONG_TAG = re.compile(r'"[0-9]+"')
 MISSING_ID = 2**63 - 1
 WRITES = ("updateTask", "completeTask", "deleteTask")
-
-
-def rounds() -> range:
-    """One parameter per round of a concurrency test."""
-    return range(int(os.environ.get("TASKAPI_TEST_ROUNDS", ROUNDS)))
-
-
-def client(server: LiveServer, token: str) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ request does not use its key up; and without a bearer token the key does not mat
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import string
 import threading
@@ -29,32 +28,21 @@ from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.databases import Databases, backend_under_test, write_lock_held
 from taskapi.testing.liveserver import LiveServer, live_server
 from tests.api.problems import assert_problem
+from tests.contract.signed_in import NO_RATE_LIMITS, client, rounds
 
 pytestmark = pytest.mark.contract
 
-# How many times each concurrency test runs; TASKAPI_TEST_ROUNDS overrides it (20: "twenty times in a row").
-ROUNDS = 1
+# Concurrent duplicates of one create per race.
 DUPLICATES = 10
 # How long the in-flight test lets the first request reach the database (well within its busy timeout).
 IN_FLIGHT_SECONDS = 1.0
-# The module signs up a user per test, more than the spec's sign-up limit allows one client per minute.
-NO_RATE_LIMITS = {"TASKAPI_RATE_LIMITING": "false"}
 KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 BODY = {"title": "Renew the TLS certificate", "description": "before it expires", "priority": 3}
 
 
-def rounds() -> range:
-    """One parameter per round of a concurrency test."""
-    return range(int(os.environ.get("TASKAPI_TEST_ROUNDS", ROUNDS)))
-
-
 def new_key() -> str:
     return f"key-{secrets.token_hex(16)}"
-
-
-def client(server: LiveServer, token: str) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import itertools
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -28,7 +27,7 @@ from taskapi.handlers.tasks import TasksHandlers
 from taskapi.handlers.users import UsersHandlers
 from taskapi.metrics import Metrics
 from taskapi.ratelimit import Unlimited
-from taskapi.storage import Database, database_at
+from taskapi.storage import Database
 from tests.conftest import ROOT
 
 GENERATED = Path("src") / "taskapi" / "generated"
@@ -79,14 +78,6 @@ def import_generated(project: Path) -> ModuleType:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = database_at(database_url)
-    await database.open()
-    yield database
-    await database.close()
 
 
 TOKENS = Tokens(b"codegen-tests-" + b"k" * 40, issuer="taskapi", audience="taskapi", ttl_seconds=600)
