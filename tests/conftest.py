@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from taskapi.settings import Settings
 from taskapi.storage.migrate import upgrade
 from taskapi.testing.databases import Databases, backend_under_test, postgres_reachable, reset
 
@@ -16,6 +18,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def pytest_report_header() -> str:
     return f"taskapi test backend: {backend_under_test()}"
+
+
+def setting_variables() -> frozenset[str]:
+    """The environment variables `Settings()` reads (`TASKAPI_DATABASE_URL`, …)."""
+    return frozenset(f"TASKAPI_{name.upper()}" for name in Settings.model_fields)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_settings_from_the_environment() -> Iterator[None]:
+    """A developer's (or a CI runner's) `TASKAPI_*` settings must not reach the tests: an app made in-process
+    reads `Settings()` from the environment, and so do the commands tests run. The run's own variables
+    (`TASKAPI_TEST_*`) are not settings and stay."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in setting_variables() & os.environ.keys():
+            patch.delenv(name)
+        yield
 
 
 @pytest.fixture(scope="session")
