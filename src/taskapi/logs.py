@@ -83,8 +83,11 @@ class LineSink:
         capacity: int,
         name: str,
         batch_bytes: int = PIPE_BATCH_BYTES,
+        fd: int | None = None,
     ) -> None:
         self.name = name
+        # The descriptor `write` writes to, when it is one (another stream going there shares this sink).
+        self.fd = fd
         self._write = write
         self._batch_bytes = batch_bytes
         self._capacity = capacity
@@ -256,40 +259,80 @@ def start_sink(stream: Stream, capacity: int, *, write: Callable[[bytes], object
     The first start also makes the process write its queues out before it exits (`close_sinks`): at exit,
     and on a SIGTERM that would otherwise end it at once, as uvicorn's does once it has shut down gracefully.
     """
-    global _stdout_sink, _retired_drops
+    global _retired_drops
     sink = _sinks.get(stream)
     if sink is not None and not sink.closed:
         return sink
-    if sink is not None:  # closed: its drops stay counted
-        _retired_drops += sink.dropped
+    if sink is not None:  # closed: its drops stay counted (once, should both streams have shared it)
+        del _sinks[stream]
+        if sink not in _sinks.values():
+            _retired_drops += sink.dropped
     _install_hooks()
     batch_bytes = PIPE_BATCH_BYTES
+    fd: int | None = None
     if write is None:
         target: IO[str] = getattr(sys, stream)
         try:
             fd = target.fileno()
-            write, batch_bytes = fd_writer(fd), batch_bytes_for(fd)
         except (AttributeError, OSError, ValueError):  # no descriptor (a test's StringIO)
             write = _stream_writer(target)
-    sink = LineSink(write, capacity=capacity, name=stream, batch_bytes=batch_bytes)
+        else:
+            shared = _sink_writing_to(fd)
+            if shared is not None:
+                # Standard output and standard error go to the same place (`2>&1`, one journal): one queue
+                # and one writer keep their lines in the order they were made.
+                return _register(stream, shared)
+            write, batch_bytes = fd_writer(fd), batch_bytes_for(fd)
+    sink = LineSink(write, capacity=capacity, name=stream, batch_bytes=batch_bytes, fd=fd)
     sink.start()
+    return _register(stream, sink)
+
+
+def _register(stream: Stream, sink: LineSink) -> LineSink:
+    global _stdout_sink
     _sinks[stream] = sink
     if stream == "stdout":
         _stdout_sink = sink
     return sink
 
 
+def _sink_writing_to(fd: int) -> LineSink | None:
+    """A running sink of this process that writes to the same file, pipe or socket as `fd`."""
+    try:
+        wanted = os.fstat(fd)
+    except OSError:
+        return None
+    for sink in _sinks.values():
+        if sink.fd is None or sink.closed:
+            continue
+        try:
+            theirs = os.fstat(sink.fd)
+        except OSError:
+            continue
+        if (theirs.st_dev, theirs.st_ino) == (wanted.st_dev, wanted.st_ino):
+            return sink
+    return None
+
+
+def _running_sinks() -> list[LineSink]:
+    """Each of this process's sinks once (two streams may share one), standard error's first."""
+    unique: dict[int, LineSink] = {}
+    for stream in sorted(_sinks, key=lambda name: name == "stdout"):
+        unique.setdefault(id(_sinks[stream]), _sinks[stream])
+    return list(unique.values())
+
+
 def close_sinks(timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
     """Write out this process's queues and stop their writers, all within `timeout` s (a stalled log's
     lines are dropped and counted). Standard error's first: its writer may report drops on standard output."""
     deadline = time.monotonic() + timeout
-    for stream in sorted(_sinks, key=lambda name: name == "stdout"):
-        _sinks[stream].close(max(deadline - time.monotonic(), 0.0))
+    for sink in _running_sinks():
+        sink.close(max(deadline - time.monotonic(), 0.0))
 
 
 def dropped_lines() -> int:
     """Log lines this process has dropped because the log did not take them (`taskapi_log_lines_dropped_total`)."""
-    return _retired_drops + sum(sink.dropped for sink in _sinks.values())
+    return _retired_drops + sum(sink.dropped for sink in _running_sinks())
 
 
 def _install_hooks() -> None:

@@ -67,6 +67,32 @@ def test_the_lines_written_just_before_the_end_reach_the_log(tmp_path: Path, how
     assert _report(tmp_path / "report")[0] == 0
 
 
+def test_standard_output_and_error_to_one_file_keep_the_order_lines_were_made(tmp_path: Path) -> None:
+    """`2>&1`: one queue for both streams, so a text line made after a JSON line is never written before it
+    (a watcher of the log can then tell which lines came before a request of its own)."""
+    count = 2000
+    with (tmp_path / "log").open("wb") as out:
+        ended = subprocess.run(
+            _script("exit", 10_000, count, tmp_path / "report"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=TIMEOUT_SECONDS,
+        )
+    lines = (tmp_path / "log").read_text().splitlines()
+    assert ended.returncode == 0, lines[-20:]
+    made = [f"line-{n}" for n in range(count)] + [f"last json line {n}" for n in range(100)]
+    assert [line if not line.startswith("{") else _said(line) for line in lines] == [
+        *made,
+        "ERROR:    a library's line",
+        "INFO:     last text line",
+    ]
+
+
+def _said(line: str) -> str:
+    record = json.loads(line)
+    return str(record.get("request_id") or record["message"])
+
+
 def test_a_log_that_takes_nothing_drops_and_counts_and_the_exit_is_bounded(tmp_path: Path) -> None:
     count, queue_lines = 5000, 500
     with (tmp_path / "stderr").open("wb") as err:
