@@ -6,6 +6,7 @@ import argparse
 import os
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         type=root_path,
         default=defaults.root_path,
         help="behind a reverse proxy that strips a path prefix: that prefix, e.g. /api (TASKAPI_ROOT_PATH)",
+    )
+    serve.add_argument(
+        "--fd",
+        type=int,
+        default=None,
+        help="serve on this inherited file descriptor, a listening TCP socket (systemd socket activation, or a "
+        "test that bound the port itself), instead of binding --host and --port",
     )
     serve.add_argument(
         "--forwarded-allow-ips",
@@ -95,25 +103,44 @@ def _metrics_directory(workers: int) -> Iterator[None]:
 def _run_uvicorn(uvicorn: Any, settings: Settings, args: argparse.Namespace, http: Any, max_connections: int) -> None:
     from taskapi.logs import log_config
 
-    uvicorn.run(
-        "taskapi.asgi:app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        root_path=args.root_path,
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level, queue_lines=settings.log_queue_lines),
-        access_log=False,  # taskapi.middleware writes the access log, one JSON line per request
-        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
-        loop="taskapi.serving:EventLoop" if settings.event_loop == "asyncio" else settings.event_loop,
-        http=http,
-        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+    options: dict[str, Any] = {
+        "factory": True,
+        "workers": args.workers,
+        "root_path": args.root_path,
+        "log_level": settings.log_level,
+        "log_config": log_config(settings.log_level, queue_lines=settings.log_queue_lines),
+        "access_log": False,  # taskapi.middleware writes the access log, one JSON line per request
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+        "loop": "taskapi.serving:EventLoop" if settings.event_loop == "asyncio" else settings.event_loop,
+        "http": http,
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
         # Stock uvicorn's cap (a text/plain 503); the single-write protocol applies its own (problem+json).
-        limit_concurrency=max_connections if isinstance(http, str) else None,
-        proxy_headers=args.forwarded_allow_ips is not None,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-    )
+        "limit_concurrency": max_connections if isinstance(http, str) else None,
+        "proxy_headers": args.forwarded_allow_ips is not None,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
+    }
+    if args.fd is None:
+        uvicorn.run("taskapi.asgi:app", host=args.host, port=args.port, **options)
+        return
+    _run_on_socket(uvicorn, socket.socket(fileno=args.fd), options)
+
+
+def _run_on_socket(uvicorn: Any, sock: socket.socket, options: dict[str, Any]) -> None:
+    """What `uvicorn.run` does, on a socket that is already listening. uvicorn's own `fd` option would take
+    it for a Unix socket (`socket.fromfd(fd, AF_UNIX, …)`), and the client addresses of a TCP socket would
+    then be lost: the access log's and the per-address rate limits'. `socket.socket(fileno=…)` reads the
+    family from the descriptor."""
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("taskapi.asgi:app", **options)
+    if config.workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    config.load_app()
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE, as `uvicorn.run` exits
 
 
 def _check_routes(settings: Settings) -> int:
