@@ -223,7 +223,13 @@ def uvicorn_target(name: str, app: str) -> Target:
             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
         return server_process(
-            command, port=port, log=work / f"{name}.log", ready_path="/tasks/1", pin_to_core=SERVER_CORE, cwd=ROOT
+            command,
+            port=port,
+            log=work / f"{name}.log",
+            ready_path="/tasks/1",
+            ready_status=None,
+            pin_to_core=SERVER_CORE,
+            cwd=ROOT,
         )
 
     return Target(name=name, start=start, authenticated=False)

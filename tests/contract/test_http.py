@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.databases import Databases, execute
-from taskapi.testing.liveserver import LiveServer, free_port, live_server
+from taskapi.testing.liveserver import LiveServer, listening_socket, live_server
 
 pytestmark = pytest.mark.contract
 ROUNDS = 20
@@ -116,19 +116,21 @@ class StrippingProxy:
 @contextmanager
 def proxy_to(backend: str) -> Iterator[str]:
     """A `StrippingProxy` in front of `backend`, on a free port of its own; its URL."""
-    port = free_port()
-    config = uvicorn.Config(StrippingProxy(backend), host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    listening = listening_socket()
+    url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    config = uvicorn.Config(StrippingProxy(backend), lifespan="off", log_level="warning")
     proxy = uvicorn.Server(config)
-    thread = threading.Thread(target=proxy.run, daemon=True)
+    thread = threading.Thread(target=proxy.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 10
         while not proxy.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         proxy.should_exit = True
         thread.join(10)
+        listening.close()
 
 
 def test_behind_a_proxy_that_strips_a_prefix_everything_points_under_it(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from taskapi.testing.databases import Databases
 from taskapi.testing.liveserver import (
     LiveServer,
     ServerProcess,
-    free_port,
+    listening_socket,
     live_server,
     server_process,
     taskapi_environment,
@@ -320,12 +319,19 @@ def starved(tmp_path: Path, databases: Databases) -> Iterator[ServerProcess]:
     prlimit = shutil.which("prlimit")
     if prlimit is None:
         pytest.skip("needs prlimit (util-linux)")
-    url = databases.fresh()
-    env = taskapi_environment(url, FAST)
-    subprocess.run([sys.executable, "-m", "taskapi.cli", "migrate"], env=env, check=True, capture_output=True)
-    port = free_port()
-    command = [prlimit, "--nofile=128:128", sys.executable, "-m", "taskapi.cli", "serve", "--port", str(port)]
-    with server_process(command, port=port, log=tmp_path / "server.log", env=env) as running:
+    env = taskapi_environment(databases.migrated(), FAST)
+    listening = listening_socket()
+    command = [
+        prlimit,
+        "--nofile=128:128",
+        sys.executable,
+        "-m",
+        "taskapi.cli",
+        "serve",
+        "--fd",
+        str(listening.fileno()),
+    ]
+    with server_process(command, listening=listening, log=tmp_path / "server.log", env=env) as running:
         yield running
 
 

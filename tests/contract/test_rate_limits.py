@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from taskapi.testing.liveserver import LiveServer, free_port, live_server
+from taskapi.testing.liveserver import LiveServer, live_server, refused_port
 from taskapi.testing.redis import key_prefix, redis_reachable, redis_url
 
 pytestmark = pytest.mark.contract
@@ -116,11 +116,24 @@ def test_two_workers_share_the_limit_and_it_resets_after_the_window(two_workers:
 
 
 def test_an_unreachable_redis_fails_open_with_one_warning_and_no_500(tmp_path: Path, redis: str) -> None:
-    closed = f"redis://127.0.0.1:{free_port()}/0"
-    env = {"TASKAPI_REDIS_URL": closed, "TASKAPI_RATE_LIMITS": json.dumps({"signup-client": "1/minute"})}
+    with refused_port() as port:
+        closed = f"redis://127.0.0.1:{port}/0"
+        env = {"TASKAPI_REDIS_URL": closed, "TASKAPI_RATE_LIMITS": json.dumps({"signup-client": "1/minute"})}
+        statuses, records = _sign_ups_and_lists(tmp_path, env)
+    assert statuses == [201, 200] * 3  # a limit of 1 sign-up a minute, not applied: it fails open
+    warnings = [r for r in records if r["logger"] == "taskapi.ratelimit" and r["level"] == "warning"]
+    assert len(warnings) == 1, warnings
+    assert "unreachable" in warnings[0]["message"]
+    assert "serving without rate limits" in warnings[0]["message"]
+    assert not [r for r in records if r["level"] == "error"]
+
+
+def _sign_ups_and_lists(tmp_path: Path, env: dict[str, str]) -> tuple[list[int], list[dict[str, Any]]]:
+    """Three sign-ups, sign-ins and lists on a server with `env`, a second apart (the store is tried again
+    after each pause): their statuses, and the server's log records."""
+    statuses: list[int] = []
     with live_server(tmp_path / "server", env=env) as server, httpx.Client(base_url=server.base_url) as http:
-        statuses: list[int] = []
-        for n in range(3):  # over a few seconds: the store is tried again after each pause
+        for n in range(3):
             created = http.post("/users", json={"username": f"pat{n}", "password": PASSWORD})
             statuses.append(created.status_code)
             assert "ratelimit" not in created.headers
@@ -129,10 +142,4 @@ def test_an_unreachable_redis_fails_open_with_one_warning_and_no_500(tmp_path: P
             listed = http.get("/tasks", headers={"Authorization": f"Bearer {token}"})
             statuses.append(listed.status_code)
             time.sleep(1.1)
-        records = server.log_records()
-    assert statuses == [201, 200] * 3  # a limit of 1 sign-up a minute, not applied: it fails open
-    warnings = [r for r in records if r["logger"] == "taskapi.ratelimit" and r["level"] == "warning"]
-    assert len(warnings) == 1, warnings
-    assert "unreachable" in warnings[0]["message"]
-    assert "serving without rate limits" in warnings[0]["message"]
-    assert not [r for r in records if r["level"] == "error"]
+        return statuses, server.log_records()

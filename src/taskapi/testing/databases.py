@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import sqlite3
 import sys
 import threading
@@ -71,15 +72,43 @@ class Databases:
         self.directory = directory
         self.prefix = prefix
         self._created: list[str] = []
+        self._templates: dict[Backend, str] = {}
+
+    def _name(self) -> str:
+        return f"{self.prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+
+    def _postgres_url(self, name: str) -> str:
+        return make_url(postgres_admin_url()).set(database=name).render_as_string(hide_password=False)
 
     def fresh(self, backend: Backend | None = None) -> str:
         """The URL of a new, empty database of `backend` (default: the test run's)."""
-        name = f"{self.prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+        name = self._name()
         if (backend or backend_under_test()) == "sqlite":
             return f"sqlite:///{self.directory / name}.db"
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
         self._created.append(name)
-        return make_url(postgres_admin_url()).set(database=name).render_as_string(hide_password=False)
+        return self._postgres_url(name)
+
+    def migrated(self, backend: Backend | None = None) -> str:
+        """The URL of a new database of `backend` at the newest migration, without its rows: a copy of a
+        template migrated once (the file's, or PostgreSQL's `CREATE DATABASE … TEMPLATE`, which copies it
+        on the server), far cheaper than migrating each."""
+        chosen = backend or backend_under_test()
+        template = self._templates.get(chosen)
+        if template is None:
+            from taskapi.storage.migrate import upgrade
+
+            template = self.fresh(chosen)
+            upgrade(template)  # NullPool: no connection stays on the template, which a copy needs
+            self._templates[chosen] = template
+        if chosen == "sqlite":
+            path = self.directory / f"{self._name()}.db"
+            shutil.copyfile(DatabaseUrl.parse(template).sqlite_path, path)
+            return f"sqlite:///{path}"
+        name = self._name()
+        asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(template).database}"'))
+        self._created.append(name)
+        return self._postgres_url(name)
 
     def drop_all(self) -> None:
         """Drop every PostgreSQL database made here (SQLite files go with their directory)."""
