@@ -7,6 +7,7 @@ under 150 MB."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -49,11 +50,12 @@ FLOODS_ARGS = ("--forwarded-allow-ips", "127.0.0.1")
 @dataclass
 class _Watched:
     server: LiveServer
-    lines_seen: int = 0
+    log_read: int = 0
     peak_kib: int = 0
 
 
 _WATCHED: dict[str, _Watched] = {}
+_MARKERS = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -129,18 +131,22 @@ def bob(server: LiveServer) -> User:
 
 
 @pytest.fixture(autouse=True)
-def server_survives_unharmed() -> Iterator[None]:
+def server_survives_unharmed(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test: every server the run started is still up, has logged no error and no 5xx but a
-    503 (its tests check those), and no worker's peak memory has reached MEMORY_LIMIT_KIB."""
+    503 (its tests check those) while the test ran, and no worker's peak memory has reached
+    MEMORY_LIMIT_KIB. The lines a test made are those before a marker request sent at its end (each server
+    has one worker, whose lines reach its log in the order it made them): none is left for the next."""
     yield
+    marker = f"watchdog-{next(_MARKERS)}"
     for name, watched in _WATCHED.items():
         process = watched.server.process
         assert process.poll() is None, f"{name} exited with {process.returncode}"
-        lines = watched.server.settled_log_lines()
-        new, watched.lines_seen = lines[watched.lines_seen :], len(lines)
+        watched.server.send_log_marker(marker)
+    for name, watched in _WATCHED.items():
+        new, watched.log_read = watched.server.log_lines_until(marker, start=watched.log_read)
         failures = [line for line in new if _is_failure(line)]
-        assert not failures, f"{name} logged failures:\n" + "\n".join(failures[:20])
-        for pid in worker_pids(process.pid):
+        assert not failures, f"{name} logged failures during {request.node.nodeid}:\n" + "\n".join(failures[:20])
+        for pid in worker_pids(watched.server.process.pid):
             peak = status_kib(pid, "VmHWM")
             watched.peak_kib = max(watched.peak_kib, peak)
             assert peak < MEMORY_LIMIT_KIB, f"{name}: worker {pid} peaked at {peak / 1024:.1f} MB (VmHWM)"

@@ -105,25 +105,32 @@ class ServerProcess:
         time.sleep(LOOK_EVERY_SECONDS * 4)
         return self.log_lines()
 
-    def log_lines_until(self, marker: str, timeout: float = 10) -> list[str]:
-        """Every line the server wrote before it served `GET /healthz` with the request id `marker`: that
-        request is sent now, and the lines returned once its access-log line is there. A one-worker server
-        at TASKAPI_LOG_LEVEL=info or debug writes its lines in order (one queue per stream; a failure's
-        traceback goes to standard output with taskapi's other lines), so nothing that happened before the
-        marker is missing."""
-        answer = httpx.get(f"{self.base_url}/healthz", headers={"X-Request-ID": marker}, timeout=timeout)
+    def send_log_marker(self, marker: str) -> None:
+        """`GET /healthz` with the request id `marker`, whose access-log line `log_lines_until` looks for."""
+        answer = httpx.get(f"{self.base_url}/healthz", headers={"X-Request-ID": marker}, timeout=10)
         if answer.headers.get("x-request-id") != marker:
             raise ValueError(f"{marker!r} is not a request id the server takes as it is")
-        needle = f'"request_id": "{marker}"'
+
+    def log_lines_until(self, marker: str, start: int = 0, timeout: float = 10) -> tuple[list[str], int]:
+        """The lines the server wrote, from byte `start` of its log, before it served the request
+        `send_log_marker(marker)` sent, and the byte offset after the marker's line. A one-worker server at
+        TASKAPI_LOG_LEVEL=info or debug, its standard output and error going to the log (one queue for both:
+        `taskapi.logs`), writes its lines in the order it made them: nothing made before the marker request
+        is missing, and nothing made after it is there."""
+        needle = f'"request_id": "{marker}"'.encode()
         deadline = time.monotonic() + timeout
-        while True:
-            lines = self.log_lines()
-            for index, line in enumerate(lines):
-                if needle in line and '"logger": "taskapi.access"' in line:
-                    return lines[:index]
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the marker {marker} did not reach the log within {timeout:g} s: {lines[-5:]}")
-            time.sleep(0.01)
+        with self.log.open("rb") as log:
+            log.seek(start)
+            data = b""
+            while True:
+                data += log.read()
+                at = data.find(needle)
+                if at >= 0 and (end := data.find(b"\n", at)) >= 0:
+                    before = data[: data.rfind(b"\n", 0, at) + 1]
+                    return before.decode("utf-8", "replace").splitlines(), start + end + 1
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the marker {marker} did not reach the log within {timeout:g} s")
+                time.sleep(0.005)
 
     def wait_for_log(
         self, condition: Callable[[list[dict[str, Any]]], bool], timeout: float = 10
