@@ -30,8 +30,12 @@ ENSURE_CHROMIUM = @test -x /usr/bin/chromium || { echo "installing chromium (Deb
 # make test measures branch coverage of src/ and codegen/ over both legs; the floor (pyproject.toml) is
 # checked when both ran.
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
+# make test runs the tests that may share the machine this many at a time (pytest-xdist).
+XDIST_WORKERS ?= 2
+# Where the servers of make test record what they answer, for the contract coverage report.
+RECORDINGS := build/contract-coverage/recordings
 
-.PHONY: help install install-prod lock generate check breaking lint lint-spec typecheck bench bench-against soak test test-postgres test-outage test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
+.PHONY: help install install-prod lock generate check breaking lint lint-spec typecheck bench bench-against soak test test-leg test-postgres test-outage test-quick test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -94,9 +98,10 @@ lint: $(STAMP) ## ruff (lint + format check)
 typecheck: $(STAMP) ## mypy --strict on src/, codegen/, tests/ and bench/
 	$(VENV)/bin/mypy
 
-test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, then on PostgreSQL when a server answers; branch coverage
+test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, the backend's on PostgreSQL; parallel, then serial; coverage
 	$(ENSURE_CHROMIUM)
-	$(PYTEST) tests --ignore=tests/outage $(COVERAGE_ARGS) --junitxml=$(JUNIT)/sqlite.xml
+	rm -rf $(JUNIT) $(RECORDINGS)
+	@$(MAKE) --no-print-directory test-leg LEG=sqlite MARKERS= PYTEST_ARGS="$(COVERAGE_ARGS)"
 	@if why=$$($(PY) -m taskapi.testing.databases); then \
 		$(MAKE) --no-print-directory test-postgres PYTEST_ARGS="$(COVERAGE_ARGS) --cov-append"; \
 		if [ "$$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null; then \
@@ -118,12 +123,26 @@ test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, then on PostgreSQL when a 
 	fi
 	$(PY) -m coverage xml -q -o build/coverage.xml
 
-test-postgres: $(STAMP) $(NPM_STAMP) ## integration, api, contract and hostile suites on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
-	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/integration tests/api tests/contract tests/hostile $(PYTEST_ARGS) \
-		--junitxml=$(JUNIT)/postgresql.xml
+# One leg of make test on one backend: the tests that may share the machine, XDIST_WORKERS at a time,
+# then those marked `serial`, alone. MARKERS narrows both (the PostgreSQL leg: `postgresql`). pytest's
+# exit status 5 (nothing selected) is no failure: a leg may have no serial test.
+test-leg: $(STAMP) $(NPM_STAMP)
+	$(LEG_ENV) $(PYTEST) tests --ignore=tests/outage -m "$(if $(MARKERS),$(MARKERS) and )not serial" \
+		-n $(XDIST_WORKERS) --dist loadgroup $(PYTEST_ARGS) --junitxml=$(JUNIT)/$(LEG).xml
+	$(LEG_ENV) $(PYTEST) tests --ignore=tests/outage -m "$(if $(MARKERS),$(MARKERS) and )serial" \
+		$(PYTEST_ARGS) $(if $(findstring --cov,$(PYTEST_ARGS)),--cov-append) --junitxml=$(JUNIT)/$(LEG)-serial.xml \
+		|| [ $$? = 5 ]
+
+test-postgres: $(STAMP) $(NPM_STAMP) ## the tests whose backend matters (marked postgresql) on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
+	@$(MAKE) --no-print-directory test-leg LEG=postgresql MARKERS=postgresql LEG_ENV="TASKAPI_TEST_BACKEND=postgresql" \
+		PYTEST_ARGS="$(PYTEST_ARGS)"
 
 test-outage: $(STAMP) ## PostgreSQL stopped and started under a live server (root: pg_ctlcluster); alone
 	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/outage $(PYTEST_ARGS) --junitxml=$(JUNIT)/outage.xml
+
+test-quick: $(STAMP) ## the designer's inner loop (< 60 s): unit, API (in-process) and codegen tests on SQLite
+	$(PYTEST) tests/unit tests/api tests/integration/test_codegen.py -q -n $(XDIST_WORKERS) --dist loadgroup \
+		--junitxml=$(JUNIT)/quick.xml
 
 test-unit: $(STAMP) ## unit tests (no I/O)
 	$(PYTEST) tests/unit --junitxml=$(JUNIT)/unit.xml

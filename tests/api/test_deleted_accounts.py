@@ -13,7 +13,7 @@ from taskapi.testing.databases import execute
 from tests.api.conftest import JWT_SECRET, User
 from tests.api.problems import assert_problem
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 WINDOW = 30.0
 
 

@@ -12,7 +12,7 @@ from taskapi.testing.databases import backend_under_test, execute
 from tests.api.conftest import User
 from tests.api.problems import assert_problem
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 
 async def test_a_database_failure_is_a_bare_500(broken_request: httpx.Response) -> None:

@@ -14,7 +14,7 @@ from taskapi.testing.clock import ManualClock
 from taskapi.testing.databases import execute
 from tests.api.conftest import JWT_SECRET, SignIn
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 WAIT_SECONDS = 10
 

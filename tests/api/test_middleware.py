@@ -14,7 +14,7 @@ from taskapi.app import create_app
 from taskapi.settings import Settings
 from tests.api.conftest import User
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 GENERATED = re.compile(r"[0-9a-f]{32}")
 
 

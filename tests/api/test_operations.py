@@ -22,7 +22,7 @@ from taskapi.testing.databases import backend_under_test, execute, write_lock_he
 from .conftest import User, _client
 from .problems import assert_problem
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 
 def samples(exposition: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -7,7 +7,7 @@ import pytest
 from tests.api.conftest import SignIn, User
 from tests.api.problems import assert_problem
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 
 async def test_another_user_can_neither_see_nor_touch_a_task(alice: User, sign_in: SignIn) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.api.problems import assert_problem
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 
 async def create(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from taskapi.testing.databases import execute
 from tests.api.conftest import PASSWORD, User
 from tests.api.problems import assert_problem, violations
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 
 async def sign_up(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:

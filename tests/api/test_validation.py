@@ -11,7 +11,7 @@ import pytest
 
 from tests.api.problems import assert_problem, violations
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 
 async def count_tasks(client: httpx.AsyncClient) -> int:

@@ -21,7 +21,7 @@ from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.liveserver import LiveServer, live_server
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.clients
+pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("docs_browser")]
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "build" / "browser"

@@ -18,7 +18,8 @@ from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.databases import backend_under_test, execute, write_lock_held
 from taskapi.testing.liveserver import LiveServer, live_server
 
-pytestmark = pytest.mark.contract
+# The 1,000-create race and SIGTERM under load: the machine to themselves.
+pytestmark = [pytest.mark.contract, pytest.mark.postgresql, pytest.mark.serial]
 WORKERS = 2
 CONNECTIONS = 64
 

@@ -21,7 +21,7 @@ from taskapi.testing.liveserver import LiveServer, live_server
 from tests.api.problems import assert_problem
 from tests.contract.signed_in import NO_RATE_LIMITS, client, rounds
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.postgresql, pytest.mark.xdist_group("conditional_requests")]
 
 # Concurrent writes of one task per race.
 CONTENDERS = 10

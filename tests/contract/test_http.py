@@ -21,7 +21,7 @@ from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.databases import Databases, execute
 from taskapi.testing.liveserver import LiveServer, listening_socket, live_server
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.xdist_group("http")]
 ROUNDS = 20
 
 

@@ -30,7 +30,7 @@ from taskapi.testing.liveserver import LiveServer, live_server
 from tests.api.problems import assert_problem
 from tests.contract.signed_in import NO_RATE_LIMITS, client, rounds
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.postgresql, pytest.mark.xdist_group("idempotency")]
 
 # Concurrent duplicates of one create per race.
 DUPLICATES = 10

@@ -29,7 +29,8 @@ from taskapi.testing.liveserver import (
 )
 from taskapi.testing.wire import MB, Answer, Sender, Wire, chunked, request
 
-pytestmark = pytest.mark.contract
+# Timeouts, a connection cap and a worker's peak memory: the machine to themselves.
+pytestmark = [pytest.mark.contract, pytest.mark.serial]
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 MAX_HEADER, MAX_URL, MAX_BODY = LIMITS.max_header_bytes, LIMITS.max_url_bytes, LIMITS.max_body_bytes
 # Short timeouts, so that their tests are quick; rate limits off, so that they do not get in the way.

@@ -9,11 +9,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from taskapi.testing.databases import backend_under_test
 from taskapi.testing.liveserver import live_server
 
-# Counting across workers does not depend on the database: the SQLite leg runs it.
-pytestmark = pytest.mark.skipif(backend_under_test() == "postgresql", reason="backend-agnostic: run on the SQLite leg")
+pytestmark = pytest.mark.contract
 
 SENT = 60
 

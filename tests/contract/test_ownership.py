@@ -11,7 +11,7 @@ import pytest
 from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.liveserver import live_server
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.postgresql]
 
 
 def test_a_second_user_cannot_read_list_update_complete_or_delete(tmp_path: Path, empty_database_url: str) -> None:

@@ -21,7 +21,8 @@ import pytest
 from taskapi.testing.liveserver import LiveServer, live_server, refused_port
 from taskapi.testing.redis import key_prefix, redis_reachable, redis_url
 
-pytestmark = pytest.mark.contract
+# A rate-limit window timed against the wall clock: the machine to itself.
+pytestmark = [pytest.mark.contract, pytest.mark.serial]
 
 PASSWORD = "a long enough password"
 ATTEMPTS = 3  # sign-ins one username may make per window

@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 
 REPORT_DIR = ROOT / "build" / "contract" / backend_under_test()
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.postgresql]
 
 
 def test_schemathesis_finds_no_failure_on_the_live_server(tmp_path: Path, empty_database_url: str) -> None:

@@ -26,7 +26,8 @@ from tests.hostile.conftest import PASSWORD, PASSWORD_QUEUE_LIMIT, User, sign_up
 from tests.hostile.documented import SPEC, assert_documented
 from tests.hostile.state import DatabaseState
 
-pytestmark = pytest.mark.hostile
+# Latency under a flood, and equal timings: the machine to themselves.
+pytestmark = [pytest.mark.hostile, pytest.mark.serial]
 POLICIES = {name: limits.parse(text) for name, text in SPEC.rate_limit_policies.items()}
 PER_USERNAME = POLICIES["login-username"].amount
 PER_ADDRESS = POLICIES["login-client"].amount

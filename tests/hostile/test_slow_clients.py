@@ -19,7 +19,8 @@ from tests.hostile.conftest import MAX_CONNECTIONS, TIMEOUT, User
 from tests.hostile.documented import assert_documented
 from tests.hostile.state import DatabaseState
 
-pytestmark = pytest.mark.hostile
+# Timeouts and hundreds of connections, timed: the machine to themselves.
+pytestmark = [pytest.mark.hostile, pytest.mark.serial]
 # A dropped connection comes after the timeout and within this much more (the server's timer, this
 # client's polling, a loaded machine).
 SLACK = 1.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -14,6 +15,8 @@ from taskapi.storage import database_at
 from taskapi.storage.migrate import alembic_config, head_revision, upgrade
 from taskapi.storage.tables import metadata
 from taskapi.testing.databases import execute, on_connection
+
+pytestmark = pytest.mark.postgresql
 
 
 async def _revision(url: str) -> str | None:

@@ -14,7 +14,7 @@ from taskapi.storage.postgres import PoolTimeout, PostgresDatabase
 from taskapi.testing.databases import backend_under_test, execute
 from tests.integration.conftest import new_user
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 sqlite_only = pytest.mark.skipif(backend_under_test() != "sqlite", reason="SQLite's locks and journal")
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 

@@ -27,7 +27,7 @@ from taskapi.storage.sql import Row
 from taskapi.testing.databases import backend_under_test, execute
 from tests.integration.conftest import new_user
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 postgres_only = pytest.mark.skipif(backend_under_test() != "postgresql", reason="PostgreSQL's advisory locks")
 # Microseconds, to see that they are kept.
 NOW = datetime(2026, 11, 30, 9, 30, 0, 123456, tzinfo=UTC)

@@ -12,7 +12,7 @@ from taskapi.storage.migrate import upgrade
 from taskapi.testing.databases import execute
 from tests.integration.conftest import new_user
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
 
