@@ -1,4 +1,4 @@
-"""Conditional requests on the live server (RFC 9110 §8.8.3, §13), on the run's backend: every response
+"""Conditional requests over HTTP (RFC 9110 §8.8.3, §13), on the run's backend: every response
 carrying one task has a strong ETag, its stored version (`"1"` when created, one more for each change);
 GET with a matching If-None-Match (weak comparison) answers 304; PATCH, complete and DELETE with a stale or
 weak If-Match (strong comparison) answer 412 and change nothing; another user's task or a missing one is 404
@@ -17,9 +17,9 @@ import pytest
 
 from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.databases import Databases
-from taskapi.testing.liveserver import LiveServer, live_server
+from taskapi.testing.liveserver import InProcessServer
 from tests.api.problems import assert_problem
-from tests.contract.signed_in import NO_RATE_LIMITS, client, rounds
+from tests.contract.signed_in import client, rounds, serving
 
 pytestmark = [pytest.mark.contract, pytest.mark.postgresql, pytest.mark.xdist_group("conditional_requests")]
 
@@ -31,39 +31,36 @@ WRITES = ("updateTask", "completeTask", "deleteTask")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[LiveServer]:
-    with live_server(
-        tmp_path_factory.mktemp("conditional"), database_url=databases.fresh(), env=NO_RATE_LIMITS
-    ) as running:
+def server(databases: Databases) -> Iterator[InProcessServer]:
+    with serving(databases) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def alice_token(server: LiveServer) -> str:
+def alice_token(server: InProcessServer) -> str:
     return sign_in(server.base_url, *random_credentials())
 
 
 @pytest.fixture(scope="module")
-def alice(server: LiveServer, alice_token: str) -> Iterator[httpx.Client]:
+def alice(server: InProcessServer, alice_token: str) -> Iterator[httpx.Client]:
     with client(server, alice_token) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
-def bob(server: LiveServer) -> Iterator[httpx.Client]:
+def bob(server: InProcessServer) -> Iterator[httpx.Client]:
     with client(server, sign_in(server.base_url, *random_credentials())) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
-def strict_server(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[LiveServer]:
-    env = {**NO_RATE_LIMITS, "TASKAPI_REQUIRE_IF_MATCH": "true"}
-    with live_server(tmp_path_factory.mktemp("strict"), database_url=databases.fresh(), env=env) as running:
+def strict_server(databases: Databases) -> Iterator[InProcessServer]:
+    with serving(databases, require_if_match=True) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def carol(strict_server: LiveServer) -> Iterator[httpx.Client]:
+def carol(strict_server: InProcessServer) -> Iterator[httpx.Client]:
     with client(strict_server, sign_in(strict_server.base_url, *random_credentials())) as http:
         yield http
 
@@ -256,7 +253,7 @@ def test_when_required_reads_and_creates_need_no_precondition(carol: httpx.Clien
     assert created.json() in listed.json()["items"]
 
 
-def race(server: LiveServer, token: str, task_id: int, if_match: str, operation: str) -> list[httpx.Response]:
+def race(server: InProcessServer, token: str, task_id: int, if_match: str, operation: str) -> list[httpx.Response]:
     """CONTENDERS concurrent writes of one task, each on a connection of its own, all with `if_match`:
     PATCHes with titles "contender <n>", completions, or deletions."""
 
@@ -281,7 +278,7 @@ def race(server: LiveServer, token: str, task_id: int, if_match: str, operation:
 
 
 def assert_one_winner(
-    server: LiveServer, token: str, alice: httpx.Client, operation: str
+    server: InProcessServer, token: str, alice: httpx.Client, operation: str
 ) -> tuple[httpx.Response, dict[str, Any]]:
     """Race CONTENDERS writes with the same current If-Match: exactly one 200, carrying the next version,
     and 412 for every other; the ETag advanced by exactly one. The winner and the task as GET shows it."""
@@ -302,7 +299,7 @@ def assert_one_winner(
 
 @pytest.mark.parametrize("round_", rounds())
 def test_of_concurrent_patches_with_one_if_match_exactly_one_wins(
-    server: LiveServer, alice_token: str, alice: httpx.Client, round_: int
+    server: InProcessServer, alice_token: str, alice: httpx.Client, round_: int
 ) -> None:
     winner, final = assert_one_winner(server, alice_token, alice, "updateTask")
     assert re.fullmatch(r"contender [0-9]+", final["title"]), final
@@ -311,7 +308,7 @@ def test_of_concurrent_patches_with_one_if_match_exactly_one_wins(
 
 @pytest.mark.parametrize("round_", rounds())
 def test_of_concurrent_completions_with_one_if_match_exactly_one_wins(
-    server: LiveServer, alice_token: str, alice: httpx.Client, round_: int
+    server: InProcessServer, alice_token: str, alice: httpx.Client, round_: int
 ) -> None:
     _, final = assert_one_winner(server, alice_token, alice, "completeTask")
     assert final["completed"] is True
@@ -319,7 +316,7 @@ def test_of_concurrent_completions_with_one_if_match_exactly_one_wins(
 
 @pytest.mark.parametrize("round_", rounds())
 def test_of_concurrent_deletions_with_one_if_match_exactly_one_wins(
-    server: LiveServer, alice_token: str, alice: httpx.Client, round_: int
+    server: InProcessServer, alice_token: str, alice: httpx.Client, round_: int
 ) -> None:
     task, current = changed_task(alice)
     responses = race(server, alice_token, task["id"], current, "deleteTask")
@@ -335,7 +332,7 @@ def test_of_concurrent_deletions_with_one_if_match_exactly_one_wins(
 
 @pytest.mark.parametrize("operation", WRITES)
 def test_when_required_another_users_or_a_missing_task_is_still_404(
-    carol: httpx.Client, strict_server: LiveServer, operation: str
+    carol: httpx.Client, strict_server: InProcessServer, operation: str
 ) -> None:
     task, current = changed_task(carol)
     with client(strict_server, sign_in(strict_server.base_url, *random_credentials())) as dave:

@@ -1,5 +1,6 @@
-"""HTTP as the real server speaks it (`taskapi serve`, uvicorn on a free port, the run's backend): HEAD,
-clients that half-close their connection, and serving under a path prefix behind a reverse proxy."""
+"""HTTP as the real server speaks it (uvicorn with `taskapi serve`'s protocol, on a socket of its own): HEAD,
+clients that half-close their connection, and, with `taskapi serve --root-path`, serving under a path prefix
+behind a reverse proxy."""
 
 from __future__ import annotations
 
@@ -19,24 +20,25 @@ from starlette.types import Receive, Scope, Send
 
 from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.databases import Databases, execute
-from taskapi.testing.liveserver import LiveServer, listening_socket, live_server
+from taskapi.testing.liveserver import InProcessServer, listening_socket, live_server
+from tests.contract.signed_in import serving
 
 pytestmark = [pytest.mark.contract, pytest.mark.xdist_group("http")]
 ROUNDS = 20
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("server"), database_url=databases.fresh()) as running:
+def server(databases: Databases) -> Iterator[InProcessServer]:
+    with serving(databases) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def token(server: LiveServer) -> str:
+def token(server: InProcessServer) -> str:
     return sign_in(server.base_url, *random_credentials())
 
 
-def test_head_answers_like_get_without_a_body(server: LiveServer, token: str) -> None:
+def test_head_answers_like_get_without_a_body(server: InProcessServer, token: str) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.base_url, headers=auth) as http:
         task = http.post("/tasks", json={"title": "headed"}).json()
@@ -51,7 +53,7 @@ def test_head_answers_like_get_without_a_body(server: LiveServer, token: str) ->
     assert not_allowed.headers["allow"] == "POST"
 
 
-def half_closed_exchange(server: LiveServer, request: bytes) -> bytes:
+def half_closed_exchange(server: InProcessServer, request: bytes) -> bytes:
     """Send one request, shut the write side, and read until the server closes the connection."""
     host, port = server.base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
@@ -70,7 +72,7 @@ def raw_request(method: str, path: str, token: str, body: bytes = b"") -> bytes:
     return head.encode() + b"\r\n" + body
 
 
-def test_half_closed_writes_and_reads_are_answered(server: LiveServer, token: str) -> None:
+def test_half_closed_writes_and_reads_are_answered(server: InProcessServer, token: str) -> None:
     [(before,)] = asyncio.run(execute(server.database_url, "SELECT count(*) FROM tasks"))
     created = []
     for n in range(ROUNDS):

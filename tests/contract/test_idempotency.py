@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,11 +23,12 @@ import pytest
 
 from taskapi.storage import DatabaseUrl
 from taskapi.storage.idempotency import lock_key
+from taskapi.testing.clock import ManualClock
 from taskapi.testing.contract import random_credentials, sign_in
 from taskapi.testing.databases import Databases, backend_under_test, write_lock_held
-from taskapi.testing.liveserver import LiveServer, live_server
+from taskapi.testing.liveserver import InProcessServer
 from tests.api.problems import assert_problem
-from tests.contract.signed_in import NO_RATE_LIMITS, client, rounds
+from tests.contract.signed_in import client, rounds, serving
 
 pytestmark = [pytest.mark.contract, pytest.mark.postgresql, pytest.mark.xdist_group("idempotency")]
 
@@ -46,21 +46,19 @@ def new_key() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[LiveServer]:
-    with live_server(
-        tmp_path_factory.mktemp("idempotency"), database_url=databases.fresh(), env=NO_RATE_LIMITS
-    ) as running:
+def server(databases: Databases) -> Iterator[InProcessServer]:
+    with serving(databases) as running:
         yield running
 
 
 @pytest.fixture
-def token(server: LiveServer) -> str:
+def token(server: InProcessServer) -> str:
     """A new user's: each test starts with no tasks."""
     return sign_in(server.base_url, *random_credentials())
 
 
 @pytest.fixture
-def http(server: LiveServer, token: str) -> Iterator[httpx.Client]:
+def http(server: InProcessServer, token: str) -> Iterator[httpx.Client]:
     with client(server, token) as signed_in:
         yield signed_in
 
@@ -130,7 +128,7 @@ def test_the_same_key_with_another_body_is_422_and_creates_nothing(http: httpx.C
     assert tasks_of(http) == [task]
 
 
-def test_keys_are_per_user(server: LiveServer, http: httpx.Client) -> None:
+def test_keys_are_per_user(server: InProcessServer, http: httpx.Client) -> None:
     key = new_key()
     mine = assert_created(http.post("/tasks", json=BODY, headers={KEY: key}))
     with client(server, sign_in(server.base_url, *random_credentials())) as other:
@@ -165,7 +163,7 @@ def test_a_malformed_key_is_400_and_creates_nothing(http: httpx.Client, key: str
 
 
 @pytest.mark.parametrize("key", ["well-formed", "two words"])
-def test_without_a_bearer_token_the_key_does_not_matter(server: LiveServer, key: str) -> None:
+def test_without_a_bearer_token_the_key_does_not_matter(server: InProcessServer, key: str) -> None:
     response = httpx.post(f"{server.base_url}/tasks", json=BODY, headers={KEY: key}, timeout=30)
     assert_problem(response, 401)
 
@@ -187,7 +185,7 @@ def test_a_failed_request_does_not_use_its_key_up(http: httpx.Client, failing: b
 
 
 def test_a_retry_while_the_first_request_is_in_flight_is_409(
-    server: LiveServer, token: str, http: httpx.Client
+    server: InProcessServer, token: str, http: httpx.Client
 ) -> None:
     key = new_key()
     with ThreadPoolExecutor(1) as pool, write_lock_held(server.database_url):  # the lock goes first
@@ -212,7 +210,7 @@ def test_a_retry_while_the_first_request_is_in_flight_is_409(
     reason="SQLite has one writer: a duplicate in another worker waits for the first's transaction and is "
     "replayed (test_of_concurrent_duplicates_exactly_one_creates)",
 )
-def test_a_retry_while_another_worker_runs_the_first_is_409(server: LiveServer, http: httpx.Client) -> None:
+def test_a_retry_while_another_worker_runs_the_first_is_409(server: InProcessServer, http: httpx.Client) -> None:
     key = new_key()
     me = http.get("/users/me")
     assert me.status_code == 200, me.text
@@ -249,7 +247,7 @@ def advisory_lock_held(url: str, lock: int) -> Iterator[None]:
         thread.join(10)
 
 
-def send_duplicates(server: LiveServer, token: str, key: str) -> list[httpx.Response]:
+def send_duplicates(server: InProcessServer, token: str, key: str) -> list[httpx.Response]:
     """DUPLICATES concurrent POSTs of BODY with `key`, each on a connection of its own."""
 
     async def run() -> list[httpx.Response]:
@@ -267,7 +265,7 @@ def send_duplicates(server: LiveServer, token: str, key: str) -> list[httpx.Resp
 
 @pytest.mark.parametrize("round_", rounds())
 def test_of_concurrent_duplicates_exactly_one_creates(
-    server: LiveServer, token: str, http: httpx.Client, round_: int
+    server: InProcessServer, token: str, http: httpx.Client, round_: int
 ) -> None:
     responses = send_duplicates(server, token, new_key())
     statuses = sorted(response.status_code for response in responses)
@@ -285,15 +283,16 @@ def test_of_concurrent_duplicates_exactly_one_creates(
     assert tasks_of(http) == [task]
 
 
-def test_a_key_is_forgotten_after_the_retention_period(tmp_path: Path, empty_database_url: str) -> None:
-    env = {**NO_RATE_LIMITS, "TASKAPI_IDEMPOTENCY_RETENTION_SECONDS": "1"}
-    with live_server(tmp_path / "server", database_url=empty_database_url, env=env) as server:
+def test_a_key_is_forgotten_after_the_retention_period(databases: Databases) -> None:
+    clock = ManualClock()
+    with serving(databases, clock=clock, idempotency_retention_seconds=60) as server:
         key = new_key()
         with client(server, sign_in(server.base_url, *random_credentials())) as http:
             first = http.post("/tasks", json=BODY, headers={KEY: key})
             task = assert_created(first)
+            clock.advance(59)
             assert_replay(http.post("/tasks", json=BODY, headers={KEY: key}), first)
-            time.sleep(2)
+            clock.advance(2)
             again = assert_created(http.post("/tasks", json=BODY, headers={KEY: key}))
             assert again["id"] != task["id"]
             assert tasks_of(http) == [task, again]

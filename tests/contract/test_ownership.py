@@ -1,21 +1,20 @@
-"""BOLA over real HTTP: two users on the live server; the second can neither see nor touch the first's
+"""BOLA over real HTTP: two users of one server; the second can neither see nor touch the first's
 tasks, and the first's data is unchanged afterwards."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import httpx
 import pytest
 
 from taskapi.testing.contract import random_credentials, sign_in
-from taskapi.testing.liveserver import live_server
+from taskapi.testing.databases import Databases
+from tests.contract.signed_in import serving
 
 pytestmark = [pytest.mark.contract, pytest.mark.postgresql]
 
 
-def test_a_second_user_cannot_read_list_update_complete_or_delete(tmp_path: Path, empty_database_url: str) -> None:
-    with live_server(tmp_path / "server", database_url=empty_database_url) as server:
+def test_a_second_user_cannot_read_list_update_complete_or_delete(databases: Databases) -> None:
+    with serving(databases) as server:
         base_url = server.base_url
         a = httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {sign_in(base_url, *random_credentials())}"}
