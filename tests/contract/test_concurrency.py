@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import httpx
 import pytest
 
 from taskapi.testing.contract import random_credentials, sign_in
-from taskapi.testing.databases import backend_under_test, execute, write_lock_held
+from taskapi.testing.databases import Databases, backend_under_test, execute, write_lock_held
 from taskapi.testing.liveserver import LiveServer, live_server
+from tests.api.problems import assert_problem
 
 # The 1,000-create race and SIGTERM under load: the machine to themselves.
 pytestmark = [pytest.mark.contract, pytest.mark.postgresql, pytest.mark.serial]
@@ -24,11 +26,22 @@ WORKERS = 2
 CONNECTIONS = 64
 
 
-@pytest.fixture
-def server(tmp_path: Path, empty_database_url: str) -> Iterator[LiveServer]:
+def two_workers(workdir: Path, database_url: str) -> AbstractContextManager[LiveServer]:
     # At info level the log shows uvicorn's shutdown steps, should a test here fail.
-    env = {"TASKAPI_LOG_LEVEL": "info"}
-    with live_server(tmp_path / "server", database_url=empty_database_url, workers=WORKERS, env=env) as running:
+    return live_server(workdir, database_url=database_url, workers=WORKERS, env={"TASKAPI_LOG_LEVEL": "info"})
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[LiveServer]:
+    """Shared by the tests that leave it running."""
+    with two_workers(tmp_path_factory.mktemp("server"), databases.migrated()) as running:
+        yield running
+
+
+@pytest.fixture
+def doomed(tmp_path: Path, databases: Databases) -> Iterator[LiveServer]:
+    """A server of its own, for a test that stops it."""
+    with two_workers(tmp_path / "server", databases.migrated()) as running:
         yield running
 
 
@@ -53,7 +66,8 @@ async def bounded(jobs: list[Any]) -> list[Any]:
 
 
 def test_a_thousand_concurrent_creates_make_a_thousand_rows(server: LiveServer) -> None:
-    token = sign_in(server.base_url, *random_credentials())
+    username, password = random_credentials()
+    token = sign_in(server.base_url, username, password)
 
     async def run() -> list[httpx.Response]:
         async with client(server, token) as http:
@@ -64,7 +78,13 @@ def test_a_thousand_concurrent_creates_make_a_thousand_rows(server: LiveServer) 
     assert statuses.count(201) == 1000, {s: statuses.count(s) for s in set(statuses)}
     ids = [r.json()["id"] for r in responses]
     assert len(set(ids)) == 1000
-    assert asyncio.run(execute(server.database_url, "SELECT count(*), count(DISTINCT id) FROM tasks")) == [(1000, 1000)]
+    stored = (
+        "SELECT count(*), count(DISTINCT tasks.id), min(tasks.id), max(tasks.id) FROM tasks"
+        " JOIN users ON users.id = tasks.owner_id WHERE users.username = :username"
+    )
+    assert asyncio.run(execute(server.database_url, stored, {"username": username})) == [
+        (1000, 1000, min(ids), max(ids))
+    ]
 
 
 def test_concurrent_patches_of_one_task_never_tear(server: LiveServer) -> None:
@@ -86,10 +106,12 @@ def test_concurrent_patches_of_one_task_never_tear(server: LiveServer) -> None:
         assert {k: response.json()[k] for k in ("title", "description", "priority")} in states
 
 
-def test_sigterm_during_writes_finishes_what_it_started_and_cuts_nothing_off(server: LiveServer) -> None:
+def test_sigterm_during_writes_finishes_what_it_started_and_cuts_nothing_off(doomed: LiveServer) -> None:
     """Every request either got its 201 and is stored, or was refused and is not stored: unread by a
-    server that had stopped (a transport error), or answered 503 by one whose database was closing. A
-    request the server processed but did not answer (cut off) fails the test, as does any other status."""
+    server that had stopped (a transport error), or answered 503 (a problem document with Retry-After) by
+    one whose database was closing. A request the server processed but did not answer (cut off) fails the
+    test, as does any other status."""
+    server = doomed
     token = sign_in(server.base_url, *random_credentials())
     answered: list[str] = []
     failed: list[tuple[str, str]] = []
@@ -105,6 +127,8 @@ def test_sigterm_during_writes_finishes_what_it_started_and_cuts_nothing_off(ser
                 failed.append((title, type(exc).__name__))
                 return  # the server is going or gone
             if response.status_code == 503:
+                assert_problem(response, 503)
+                assert response.headers["retry-after"] == "1", response.headers
                 failed.append((title, "503"))
                 return
             assert response.status_code == 201, response.text
