@@ -1,7 +1,8 @@
 """The runtime the generated code runs on: hand-written, independent of any one spec, and the only
 taskapi code that `taskapi.generated` imports (besides Starlette and Pydantic).
 
-- `routing`: `Dispatch`, the middleware that matches requests to the spec's operations (405 + Allow);
+- `routing`: `Dispatch`, the middleware that matches requests to the spec's operations (405 + Allow), by
+  `Routes`, which the contract recorder matches with too;
 - `requests`: bodies (JSON, forms), text parameters, the bearer token, validation by the generated models;
 - `responses`: rendering the generated response types;
 - `ratelimits`: the `RateLimiter` the glue awaits, `TooManyRequests` (429), the `RateLimit` fields;
@@ -44,6 +45,7 @@ from taskapi.runtime.routing import (
     Endpoint,
     ErrorRenderer,
     OperationInfo,
+    Routes,
     require_authenticator,
     require_handlers,
     route_path,
@@ -69,6 +71,7 @@ __all__ = [
     "OperationInfo",
     "PolicyState",
     "RateLimiter",
+    "Routes",
     "TooManyRequests",
     "UnsupportedMediaType",
     "bearer_token",

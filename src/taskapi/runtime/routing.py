@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -51,13 +51,51 @@ class BoundOperation(NamedTuple):
     endpoint: Endpoint
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
-class _Path:
-    """One path of the spec: its template, its operations by method (HEAD with GET's) and `Allow`."""
+class SpecPath(Generic[T]):
+    """One path of the spec: its template, what each method has there (HEAD has GET's) and `Allow`."""
 
     template: str
-    methods: dict[str, BoundOperation]
+    methods: dict[str, T]
     allow: str
+
+
+class Routes(Generic[T]):
+    """The spec's paths, each with a value per method (`Dispatch`'s endpoints; the recorder's operations):
+    a request path is matched to one of them the way `Dispatch` serves it."""
+
+    def __init__(self, entries: Iterable[tuple[OperationInfo, T]]) -> None:
+        grouped: dict[str, dict[str, T]] = {}
+        for info, value in entries:
+            methods = grouped.setdefault(info.path, {})
+            if info.method in methods:
+                raise ValueError(f"{info.method} {info.path} is bound twice")
+            methods[info.method] = value
+        self._static: dict[str, SpecPath[T]] = {}
+        self._templated: list[tuple[re.Pattern[str], SpecPath[T]]] = []
+        for template, methods in grouped.items():
+            if "GET" in methods and "HEAD" not in methods:
+                methods["HEAD"] = methods["GET"]
+            path = SpecPath(template, methods, ", ".join(sorted(methods)))
+            if _PARAMETER.search(template):
+                self._templated.append((_pattern(template), path))
+            else:
+                self._static[template] = path
+
+    def match(self, path_text: str) -> tuple[SpecPath[T], dict[str, str]] | None:
+        """The spec's path a request path (below the root path) is, with its parameters; None when it is
+        none of them."""
+        path = self._static.get(path_text)
+        if path is not None:
+            return path, {}
+        for pattern, candidate in self._templated:
+            found = pattern.fullmatch(path_text)
+            if found is not None:
+                return candidate, found.groupdict()
+        return None
 
 
 def route_path(scope: Scope) -> str:
@@ -77,33 +115,7 @@ class Dispatch:
     def __init__(self, app: ASGIApp, *, operations: Iterable[BoundOperation], on_error: ErrorRenderer) -> None:
         self.app = app
         self._on_error = on_error
-        grouped: dict[str, dict[str, BoundOperation]] = {}
-        for bound in operations:
-            methods = grouped.setdefault(bound.info.path, {})
-            if bound.info.method in methods:
-                raise ValueError(f"{bound.info.method} {bound.info.path} is bound twice")
-            methods[bound.info.method] = bound
-        self._static: dict[str, _Path] = {}
-        self._templated: list[tuple[re.Pattern[str], _Path]] = []
-        for template, methods in grouped.items():
-            if "GET" in methods and "HEAD" not in methods:
-                methods["HEAD"] = methods["GET"]
-            path = _Path(template, methods, ", ".join(sorted(methods)))
-            if _PARAMETER.search(template):
-                self._templated.append((_pattern(template), path))
-            else:
-                self._static[template] = path
-
-    def match(self, path_text: str) -> tuple[_Path, dict[str, str]] | None:
-        """The spec's path a request path is, with its parameters; None when it is none of them."""
-        path = self._static.get(path_text)
-        if path is not None:
-            return path, {}
-        for pattern, candidate in self._templated:
-            found = pattern.fullmatch(path_text)
-            if found is not None:
-                return candidate, found.groupdict()
-        return None
+        self.match = Routes((bound.info, bound) for bound in operations).match
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
