@@ -80,6 +80,8 @@ RATE_LIMIT_STATUSES = (429, 503)
 NOT_MODIFIED = 304
 # A header parameter that violates its schema is a malformed request (400), not a semantic one (422).
 BAD_HEADER_STATUS = 400
+# Where a bearer scheme's token goes (RFC 6750): a request header of every secured operation.
+AUTHORIZATION = "Authorization"
 
 
 class SpecError(Exception):
@@ -142,6 +144,15 @@ class SuccessResponse:
 
 
 @dataclass(frozen=True)
+class DeclaredResponse:
+    """A status an operation declares, with the name of every header its response declares (those that
+    middleware sets included): what the contract recorder counts and the coverage report checks."""
+
+    status: int
+    headers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ShapeField:
     """One property of a response shape, with its Python annotation."""
 
@@ -199,6 +210,8 @@ class Operation:
     responses: tuple[SuccessResponse, ...]
     error_statuses: tuple[int, ...]
     rate_limits: tuple[RateLimit, ...] = ()
+    declared_responses: tuple[DeclaredResponse, ...] = ()
+    """Every response the operation declares, in document order, with its headers."""
 
     def rate_limits_at(self, stage: str) -> tuple[RateLimit, ...]:
         """The policies counted at one stage of the glue (`client`, `user` or `body`)."""
@@ -220,6 +233,13 @@ class Operation:
     def secured(self) -> bool:
         """Whether a caller must present a bearer token (every scheme here is a bearer scheme)."""
         return bool(self.security)
+
+    @property
+    def request_headers(self) -> tuple[str, ...]:
+        """The request headers the operation declares: its header parameters, and `Authorization` when it
+        is secured (its schemes are all bearer schemes, which send the token there)."""
+        names = tuple(p.name for p in self.parameters if p.location == "header")
+        return (*names, AUTHORIZATION) if self.secured else names
 
 
 @dataclass
@@ -654,11 +674,13 @@ def _operation(
 
     responses: list[SuccessResponse] = []
     errors: list[int] = []
+    declared: list[DeclaredResponse] = []
     for status_text, response_node in raw.get("responses", {}).items():
         if not str(status_text).isdigit():
             raise SpecError(f"{where}: response {status_text!r}: declare explicit status codes, not ranges")
         status = int(status_text)
         response = resolver.resolve(response_node)
+        declared.append(DeclaredResponse(status, tuple(str(name) for name in response.get("headers", {}))))
         if 200 <= status < 300 or status == NOT_MODIFIED:
             responses.append(_success(status, response, where, resolver))
         else:
@@ -683,6 +705,7 @@ def _operation(
         body_max_properties=max_props,
         responses=tuple(responses),
         error_statuses=tuple(errors),
+        declared_responses=tuple(declared),
     )
 
 

@@ -41,6 +41,25 @@ def test_the_real_spec_loads() -> None:
     assert token.body_media_type == "application/x-www-form-urlencoded"
 
 
+def test_every_declared_response_and_header_is_in_the_model() -> None:
+    """What the contract coverage report compares a run with: every status, with every header of its
+    response (middleware's included), and the request headers (header parameters, Authorization)."""
+    operations = {op.operation_id: op for op in load(ROOT / "openapi.yaml").operations}
+    create = operations["createTask"]
+    declared = {response.status: response.headers for response in create.declared_responses}
+    assert list(declared)[:2] == [201, 400]  # document order
+    assert set(declared) == {r.status for r in create.responses} | set(create.error_statuses)
+    assert declared[201] == (
+        "X-Request-ID", "X-Content-Type-Options", "Cache-Control", "RateLimit-Policy", "RateLimit",
+        "Location", "ETag", "Idempotent-Replayed",
+    )  # fmt: skip
+    assert "WWW-Authenticate" in declared[401]
+    assert "Retry-After" in declared[503]
+    assert create.request_headers == ("Idempotency-Key", "Authorization")
+    assert operations["getTask"].request_headers == ("If-None-Match", "Authorization")
+    assert operations["createToken"].request_headers == ()
+
+
 def test_an_unenforceable_keyword_is_refused(tmp_path: Path) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         doc["components"]["schemas"]["Title"]["not"] = {"const": "x"}

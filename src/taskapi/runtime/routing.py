@@ -12,8 +12,8 @@ Anything else (the documentation pages, unknown paths) goes on to the router, wh
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
 from starlette.requests import Request
@@ -35,13 +35,18 @@ _PARAMETER = re.compile(r"\{(\w+)\}")
 
 @dataclass(frozen=True, slots=True)
 class OperationInfo:
-    """One operation of the spec and the name of the handler method that implements it."""
+    """One operation of the spec, the name of the handler method that implements it, and the headers it
+    declares (what the contract recorder counts: taskapi.recorder)."""
 
     operation_id: str
     method: str
     path: str
     tag: str
     handler: str
+    request_headers: tuple[str, ...] = ()
+    """Its header parameters, and `Authorization` when it is secured."""
+    responses: Mapping[int, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """Every status it declares, with the headers declared on that response."""
 
 
 class BoundOperation(NamedTuple):
