@@ -25,6 +25,7 @@ from taskapi.logs import AccessLog
 from taskapi.metrics import Metrics
 from taskapi.middleware import REQUEST_ID, RequestContext, RequestLimits
 from taskapi.ratelimit import rate_limiter
+from taskapi.recorder import ContractRecorder, Recorder
 from taskapi.settings import Settings
 from taskapi.storage import Database, DatabaseUnavailable, database_from_settings
 from taskapi.storage.migrate import head_revision
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     db.wait_observer = metrics.wait_observer
     limiter.on_refusal = metrics.rate_limited
     document = docs.spec_document()
+    recorder = Recorder(settings.contract_record_dir) if settings.contract_record_dir is not None else None
     purge_every = min(float(settings.idempotency_retention_seconds), PURGE_EVERY_SECONDS)
 
     @asynccontextmanager
@@ -98,6 +100,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await asyncio.gather(*background, return_exceptions=True)
                 await limiter.close()
         finally:
+            if recorder is not None:
+                recorder.save()
             await db.close()
             metrics.close()
 
@@ -167,4 +171,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         metrics=metrics,
         constant_headers=server.CONSTANT_HEADERS,
     )
+    if recorder is not None:
+        # Outermost of all: the status and every header the client gets (the request id's included).
+        app.add_middleware(ContractRecorder, recorder=recorder)
     return app

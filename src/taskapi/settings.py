@@ -202,6 +202,11 @@ class Settings(BaseSettings):
         description="When Redis cannot be reached: serve without limits and log a warning (true), or answer "
         "503 with Retry-After (false).",
     )
+    contract_record_dir: Path | None = Field(
+        default=None,
+        description="Where to write what the server answered, per operation, status and declared header, for the "
+        "contract coverage report (taskapi.recorder); unset: nothing is recorded, at no cost.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -225,6 +230,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
         return None if value is None or not value.strip() else redis_storage_url(value)
+
+    @field_validator("contract_record_dir", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
