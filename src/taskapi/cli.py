@@ -66,12 +66,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from taskapi.logs import AccessLog
+    from taskapi.recorder import Recorder
     from taskapi.serving import ConnectionLimits, connection_cap, http_protocol, raise_open_files_limit
 
     # Workers inherit the raised limit; the cap keeps each below it (serving.connection_cap says why).
     max_connections = connection_cap(settings, raise_open_files_limit())
     limits = ConnectionLimits.from_settings(settings, max_connections=max_connections)
-    http = http_protocol(settings.http_protocol, limits, AccessLog(enabled=settings.log_level in ("debug", "info")))
+    access_log = AccessLog(enabled=settings.log_level in ("debug", "info"))
+    recorder = Recorder(settings.contract_record_dir) if settings.contract_record_dir is not None else None
+    http = http_protocol(settings.http_protocol, limits, access_log, recorder)
     with _metrics_directory(args.workers):
         _run_uvicorn(uvicorn, settings, args, http, max_connections)
     return 0

@@ -16,8 +16,9 @@ And it holds each connection to `ConnectionLimits` (README.md, "Limits"), which 
   the connection closed past that (the app itself refuses bodies over the limit: middleware.RequestLimits);
 - bytes that are not HTTP/1.1 get 400.
 
-These answers are problem+json with an `X-Request-ID` and have a line in the access log, like the app's
-(stock uvicorn answers a malformed request with a text/plain 400, and a full worker with a text/plain 503).
+These answers are problem+json with an `X-Request-ID`, have a line in the access log and are counted by the
+contract recorder when it is on (taskapi.recorder), like the app's (stock uvicorn answers a malformed
+request with a text/plain 400, and a full worker with a text/plain 503).
 Whenever the server closes a connection whose request it has not read to the end (these answers, and the
 app's 413), it shuts its side first and reads what is still coming for a moment (`linger_seconds`) before
 closing (RFC 9112, section 9.6): closing with unread input makes the kernel reset the connection, and the
@@ -66,6 +67,7 @@ from taskapi.errors import (
 from taskapi.generated import server
 from taskapi.logs import AccessLog
 from taskapi.middleware import REQUEST_ID, request_id
+from taskapi.recorder import Recorder
 from taskapi.runtime import HttpError
 from taskapi.settings import Settings
 
@@ -291,11 +293,13 @@ class SingleWriteHttpToolsProtocol(HttpToolsProtocol):
         *,
         limits: ConnectionLimits | None = None,
         access_log: AccessLog | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._limits = limits = limits or _DEFAULT_LIMITS
         self._max_url, self._max_header = limits.max_url_bytes, limits.max_header_bytes
         self._access_log = access_log or AccessLog(enabled=False)
+        self._recorder = recorder  # the contract recorder (TASKAPI_CONTRACT_RECORD_DIR), usually None
         self._coalescing: CoalescingTransport  # made in connection_made
         self._half_closed = False
         # Per request being read: its head has begun and not ended, its body has not ended; the name and
@@ -473,7 +477,8 @@ class SingleWriteHttpToolsProtocol(HttpToolsProtocol):
             if cycle.response_started or self.pipeline:
                 self.transport.abort()
                 return
-        path = self._path() if began and not isinstance(error, UriTooLong) else None
+        target = self._target_path() if began and not isinstance(error, UriTooLong) else None
+        path = None if target is None else self.root_path + target
         method = self.parser.get_method().decode("ascii", "replace") if began and self.url else ""
         rid = request_id(self.headers if began else (), _WELL_FORMED_ID)
         body = problem_json(error.status, error.detail, path)
@@ -500,6 +505,12 @@ class SingleWriteHttpToolsProtocol(HttpToolsProtocol):
             user_id=None,
             client=self._client(),
         )
+        if self._recorder is not None:
+            # Bytes that are not HTTP are no operation's request; a 414's path is not known.
+            operation = None
+            if target is not None and not isinstance(error, MalformedRequest):
+                operation = self._recorder.operation(method, target)
+            self._recorder.record(operation, error.status, self.headers if began else (), fields)
         if not self.pipeline and (cycle is None or cycle.response_complete or cycle.disconnected):
             self._send_refusal()
 
@@ -509,12 +520,13 @@ class SingleWriteHttpToolsProtocol(HttpToolsProtocol):
             self.transport.write(refusal)
             self.transport.close()
 
-    def _path(self) -> str | None:
+    def _target_path(self) -> str | None:
+        """The request target's path, decoded (as the app gets it, below any root path); None if it is bad."""
         try:
             path = httptools.parse_url(self.url).path.decode("ascii")
         except (httptools.HttpParserInvalidURLError, UnicodeDecodeError):
             return None
-        return self.root_path + urllib.parse.unquote(path)
+        return urllib.parse.unquote(path)
 
     def _client(self) -> str | None:
         return self.client[0] if self.client else None
@@ -632,19 +644,22 @@ def unsupported_uvicorn(version: str = uvicorn.__version__) -> str | None:
 
 
 def http_protocol(
-    choice: str, limits: ConnectionLimits | None = None, access_log: AccessLog | None = None
+    choice: str,
+    limits: ConnectionLimits | None = None,
+    access_log: AccessLog | None = None,
+    recorder: Recorder | None = None,
 ) -> type[asyncio.Protocol] | str:
-    """What `taskapi serve` gives uvicorn as `http`: the single-write protocol (with these limits and this
-    access log), or stock httptools when `choice` is "uvicorn" or this uvicorn is not a supported one (with
-    a warning)."""
+    """What `taskapi serve` gives uvicorn as `http`: the single-write protocol (with these limits, this
+    access log and this contract recorder), or stock httptools when `choice` is "uvicorn" or this uvicorn is
+    not a supported one (with a warning)."""
     if choice == "uvicorn":
         return "httptools"
     reason = unsupported_uvicorn()
     if reason is not None:
         logger.warning("%s: serving with stock uvicorn (two writes per response, fewer limits)", reason)
         return "httptools"
-    if limits is None and access_log is None:
+    if limits is None and access_log is None and recorder is None:
         return SingleWriteHttpToolsProtocol
     # A partial, not a subclass: uvicorn's workers are spawned processes, which unpickle it.
-    factory = functools.partial(SingleWriteHttpToolsProtocol, limits=limits, access_log=access_log)
+    factory = functools.partial(SingleWriteHttpToolsProtocol, limits=limits, access_log=access_log, recorder=recorder)
     return cast("type[asyncio.Protocol]", factory)
