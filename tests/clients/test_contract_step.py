@@ -3,6 +3,7 @@ that is already running, signed in with credentials from the environment, leavin
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import xml.etree.ElementTree as ET
@@ -54,3 +55,13 @@ def test_make_contract_against_a_running_deployment(tmp_path: Path) -> None:
     suites = list(ET.parse(report).getroot().iter("testsuite"))
     assert sum(int(suite.get("tests", 0)) for suite in suites) > 0
     assert sum(int(suite.get("failures", 0)) + int(suite.get("errors", 0)) for suite in suites) == 0
+
+    # The contract coverage report of the run, from Schemathesis's HAR and WFC reports: its summary line
+    # last, and a short run's missing responses do not fail the step.
+    assert result.stdout.splitlines()[-1].startswith("contract coverage: operations ")
+    coverage = json.loads((reports / "coverage" / "report.json").read_text(encoding="utf-8"))
+    assert coverage["summary"]["operations"]["answered"] > 0
+    assert coverage["missing"]
+    assert coverage["sources"]["har"] == [str(reports / "har.json")]
+    assert (reports / "coverage" / "report.md").read_text(encoding="utf-8").startswith("# Contract coverage")
+    assert "[Filtered]" in (reports / "har.json").read_text(encoding="utf-8")  # the bearer token is not in it

@@ -5,6 +5,12 @@
 first. The pytest contract test runs the same `schemathesis_command()`. The spec is the one shipped in
 the package (byte for byte openapi.yaml: `make check` fails when they differ).
 
+Into the report directory go Schemathesis's JUnit report (`junit-*.xml`), its HAR (`har.json`, every
+request and response, credentials filtered) and WFC (`wfc.json`) reports, and the contract coverage
+report made from them (`coverage/report.md` and `report.json`: taskapi.testing.contract_coverage), with,
+for the local server, what the server itself recorded answering. The coverage report prints its summary
+line and never changes the run's exit status: a short run produces few of the declared responses.
+
 Credentials come from the environment:
 - TASKAPI_CONTRACT_TOKEN: a bearer token to use as is; or
 - TASKAPI_CONTRACT_USERNAME and TASKAPI_CONTRACT_PASSWORD: signed up if new, then exchanged for a token;
@@ -36,6 +42,11 @@ DEFAULT_SEED = 20261126
 DEFAULT_MAX_EXAMPLES = 50
 # Every policy raised far beyond what a run sends, so that the limits (and their RateLimit fields) stay on.
 RAISED_RATE_LIMIT = "1000000/hour"
+# Schemathesis's reports the coverage report reads, in the report directory; and where it goes there.
+HAR_REPORT = "har.json"
+WFC_REPORT = "wfc.json"
+COVERAGE_DIR = "coverage"
+WAIVERS = Path("tests") / "contract_coverage_waivers.yaml"
 
 
 def server_environment() -> dict[str, str]:
@@ -54,7 +65,8 @@ def schemathesis_command(
     seed: int = DEFAULT_SEED,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
 ) -> list[str]:
-    """The Schemathesis CLI invocation: all checks, all phases, a fixed seed, a JUnit report."""
+    """The Schemathesis CLI invocation: all checks, all phases, a fixed seed; a JUnit report, and the HAR and
+    WFC reports the contract coverage report reads (`HAR_REPORT`, `WFC_REPORT` in `report_dir`)."""
     return [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run", str(spec),
         "--url", base_url,
@@ -65,8 +77,10 @@ def schemathesis_command(
         "--seed", str(seed),
         "--workers", "1",  # threads trip a CPython 3.11 ast bug inside hypothesis
         "--continue-on-failure",
-        "--report", "junit",
+        "--report", "junit,har,wfc",
         "--report-dir", str(report_dir),
+        "--report-har-path", str(report_dir / HAR_REPORT),
+        "--report-wfc-path", str(report_dir / WFC_REPORT),
         "--no-color",
     ]  # fmt: skip
 
@@ -112,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run(base_url: str) -> int:
+        for stale in (HAR_REPORT, WFC_REPORT):  # an earlier run's, which this run may not replace if it fails
+            (args.report_dir / stale).unlink(missing_ok=True)
         token = token_from_environment(base_url)
         with as_file(files("taskapi.generated") / "openapi.yaml") as spec:
             command = schemathesis_command(
@@ -126,14 +142,40 @@ def main(argv: list[str] | None = None) -> int:
             return subprocess.run(command, check=False).returncode
 
     if args.base_url:
-        return run(args.base_url.rstrip("/"))
+        base_url = args.base_url.rstrip("/")
+        status = run(base_url)
+        report_coverage(args.report_dir, base_url)
+        return status
     from taskapi.testing.liveserver import live_server
 
-    with (
-        tempfile.TemporaryDirectory(prefix="taskapi-contract-") as tmp,
-        live_server(Path(tmp), env=server_environment()) as server,
+    with tempfile.TemporaryDirectory(prefix="taskapi-contract-") as tmp:
+        recordings = Path(tmp) / "recordings"  # what the server answered, written when it stops
+        env = {**server_environment(), "TASKAPI_CONTRACT_RECORD_DIR": str(recordings)}
+        with live_server(Path(tmp), env=env) as server:
+            status = run(server.base_url)
+        report_coverage(args.report_dir, server.base_url, recordings)
+        return status
+
+
+def report_coverage(report_dir: Path, base_url: str, recordings: Path | None = None) -> int:
+    """The contract coverage report of the run into `report_dir`/coverage/ (its summary line on stdout),
+    from the reports Schemathesis wrote there and the server's `recordings`; its exit status, which the
+    run does not take as its own (0, or 2 when an input could not be read)."""
+    from taskapi.testing import contract_coverage
+
+    sources: list[str] = []
+    for flag, path in (
+        ("--har", report_dir / HAR_REPORT),
+        ("--wfc", report_dir / WFC_REPORT),
+        ("--recordings", recordings),
     ):
-        return run(server.base_url)
+        if path is not None and path.exists():
+            sources += [flag, str(path)]
+    if not sources:
+        print("contract coverage: no report of the run to read (Schemathesis wrote none)", flush=True)
+        return 2
+    waivers = ["--waivers", str(WAIVERS)] if WAIVERS.is_file() else []
+    return contract_coverage.main([*sources, "--base-url", base_url, *waivers, "--out", str(report_dir / COVERAGE_DIR)])
 
 
 if __name__ == "__main__":
