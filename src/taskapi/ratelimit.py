@@ -223,7 +223,9 @@ class RateLimiter:
         applied = self._policies[policy]
         storage = self._storage
         if storage is None:
-            raise RuntimeError("the rate limiter is not open (the app's lifespan opens it)")
+            # Closed: the worker is shutting down (or its lifespan never opened it). Like a closed database,
+            # this is "not now", never a 500.
+            raise RateLimiterUnavailable()
         now = time.time()
         if now < self._store_down_until:
             self._unavailable()

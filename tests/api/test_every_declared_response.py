@@ -11,6 +11,7 @@ import dataclasses
 import importlib
 import re
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,12 +26,13 @@ from taskapi.runtime import OperationInfo
 from taskapi.serving import ConnectionLimits, http_protocol
 from taskapi.settings import Settings
 from taskapi.testing.clock import ManualClock
+from taskapi.testing.liveserver import refused_port
 from tests.api.conftest import User
 from tests.api.problems import assert_problem
 from tests.conftest import ROOT
 from tests.integration.test_serving import exchange, serving
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 SPEC = load(ROOT / "openapi.yaml")
 MODEL = {op.operation_id: op for op in SPEC.operations}
@@ -42,19 +44,6 @@ WITHOUT_A_DATABASE = frozenset({"getHealth", "getMetrics"})
 def declaring(status: int) -> list[Any]:
     """A parameter per operation that declares `status`, named after it."""
     return [pytest.param(op, id=op.operation_id) for op in OPERATIONS if status in op.responses]
-
-
-def closed_database() -> list[Any]:
-    """`declaring(503)`; an operation counted by the client's address first meets the limiter, which the
-    lifespan's end closed too: it answers 500 (RuntimeError in taskapi.ratelimit.hit), not 503 (a bug)."""
-    limiter_first = pytest.mark.xfail(strict=True, reason="the closed rate limiter raises RuntimeError: 500")
-    return [
-        pytest.param(
-            op, id=op.operation_id, marks=limiter_first if MODEL[op.operation_id].rate_limits_at("client") else ()
-        )
-        for op in OPERATIONS
-        if 503 in op.responses
-    ]
 
 
 def rate_limited() -> list[Any]:
@@ -129,7 +118,7 @@ async def test_an_unexpected_failure_in_the_handler_is_a_bare_500(
     assert any(record.exc_info and record.exc_info[1] is not None for record in caplog.records)  # the log has it
 
 
-@pytest.mark.parametrize("op", closed_database())
+@pytest.mark.parametrize("op", declaring(503))
 async def test_a_closed_database_is_503(settings: Settings, clock: ManualClock, alice: User, op: OperationInfo) -> None:
     """As a request that arrives while the server shuts down meets it (tests/api/test_failures.py)."""
     app = create_app(settings, clock=clock)
@@ -147,13 +136,11 @@ async def test_a_closed_database_is_503(settings: Settings, clock: ManualClock, 
 
 
 @pytest.fixture
-async def failing_closed(settings: Settings, clock: ManualClock) -> FastAPI:
-    """The app counting rate limits in a Redis that does not answer (a closed port), failing closed."""
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    redis = {"redis_url": f"redis://127.0.0.1:{port}/0", "rate_limit_fail_open": False}
-    return create_app(Settings(**{**settings.model_dump(), **redis}), clock=clock)
+def failing_closed(settings: Settings, clock: ManualClock) -> Iterator[FastAPI]:
+    """The app counting rate limits in a Redis that does not answer (a port that refuses), failing closed."""
+    with refused_port() as port:
+        redis = {"redis_url": f"redis://127.0.0.1:{port}/0", "rate_limit_fail_open": False}
+        yield create_app(Settings(**{**settings.model_dump(), **redis}), clock=clock)
 
 
 @pytest.mark.parametrize("op", rate_limited())
