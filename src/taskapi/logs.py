@@ -411,6 +411,12 @@ class AccessLog:
         self._second = -1
         self._second_text = ""
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # `taskapi serve`'s protocol carries its access log to each spawned worker, pickled: the pid is the
+        # worker's, not the supervisor's that made it.
+        self.__dict__.update(state)
+        self._pid = os.getpid()
+
     def write(
         self,
         *,

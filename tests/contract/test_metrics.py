@@ -1,15 +1,16 @@
-"""`/metrics` on a live server with two workers: whichever worker answers the scrape, it counts exactly
-the requests both workers served (prometheus-client's multiprocess mode)."""
+"""A live server with two workers: whichever worker answers a `/metrics` scrape, it counts exactly the
+requests both workers served (prometheus-client's multiprocess mode); each worker's log lines name it."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from taskapi.testing.liveserver import live_server
+from taskapi.testing.databases import Databases
+from taskapi.testing.liveserver import LiveServer, live_server
 
 pytestmark = pytest.mark.contract
 
@@ -37,17 +38,23 @@ def gauge(exposition: str, name: str) -> float:
     raise AssertionError(f"{name} is not in the exposition")
 
 
-def test_two_workers_count_exactly_the_requests_sent(tmp_path: Path, database_url: str) -> None:
-    with live_server(tmp_path, database_url=database_url, workers=2, env={"TASKAPI_LOG_LEVEL": "info"}) as server:
-        before = httpx.get(f"{server.base_url}/metrics").text  # the server was probed while it started
-        for _ in range(SENT):  # a new connection each: the kernel hands them to either worker
-            assert httpx.get(f"{server.base_url}/healthz").status_code == 200
-        for _ in range(SENT // 2):
-            assert httpx.get(f"{server.base_url}/tasks").status_code == 401
-        scrapes = [httpx.get(f"{server.base_url}/metrics") for _ in range(12)]
-        records = server.wait_for_log(
-            lambda rs: sum(r.get("operation_id") == "getMetrics" for r in rs) == len(scrapes) + 1
-        )
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[LiveServer]:
+    info = {"TASKAPI_LOG_LEVEL": "info"}  # the access log names the worker of each answer
+    with live_server(
+        tmp_path_factory.mktemp("server"), database_url=databases.migrated(), workers=2, env=info
+    ) as running:
+        yield running
+
+
+def test_two_workers_count_exactly_the_requests_sent(server: LiveServer) -> None:
+    before = httpx.get(f"{server.base_url}/metrics").text  # the server was probed while it started
+    for _ in range(SENT):  # a new connection each: the kernel hands them to either worker
+        assert httpx.get(f"{server.base_url}/healthz").status_code == 200
+    for _ in range(SENT // 2):
+        assert httpx.get(f"{server.base_url}/tasks").status_code == 401
+    scrapes = [httpx.get(f"{server.base_url}/metrics") for _ in range(12)]
+    records = server.wait_for_log(lambda rs: sum(r.get("operation_id") == "getMetrics" for r in rs) == len(scrapes) + 1)
     served_by = {r["pid"] for r in records if r.get("operation_id") == "getHealth"}
     scraped_by = {r["pid"] for r in records if r.get("operation_id") == "getMetrics"}
     assert len(served_by) == 2, "one worker served every request: the test proves nothing"
@@ -58,3 +65,17 @@ def test_two_workers_count_exactly_the_requests_sent(tmp_path: Path, database_ur
         assert counted(scrape.text, "getHealth", 200) - counted(before, "getHealth", 200) == SENT
         assert counted(scrape.text, "listTasks", 401) - counted(before, "listTasks", 401) == SENT // 2
         assert gauge(scrape.text, "taskapi_http_requests_in_flight") == 1.0  # the scrape itself
+
+
+def test_the_protocols_own_answers_are_logged_with_the_workers_pid(server: LiveServer) -> None:
+    """A 431 is answered by `taskapi serve`'s protocol, which each spawned worker unpickles with its access
+    log: the line names the worker that answered, not the supervisor that made the protocol."""
+    ids = [f"oversized-{n}" for n in range(8)]
+    for request_id in ids:  # a new connection each: either worker may answer
+        refused = httpx.get(f"{server.base_url}/healthz", headers={"X-Request-ID": request_id, "X-Pad": "p" * 20_000})
+        assert refused.status_code == 431
+    records = server.wait_for_log(lambda rs: {r.get("request_id") for r in rs} >= set(ids))
+    pids = {r["pid"] for r in records if r.get("request_id") in ids}
+    workers = {r["pid"] for r in records if r.get("operation_id") is not None}
+    assert server.process.pid not in pids
+    assert pids <= workers, (pids, workers)
