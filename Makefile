@@ -98,6 +98,8 @@ lint: $(STAMP) ## ruff (lint + format check)
 typecheck: $(STAMP) ## mypy --strict on src/, codegen/, tests/ and bench/
 	$(VENV)/bin/mypy
 
+# Every server of the run (in-process apps, live servers, their workers) records what it answers there.
+test: export TASKAPI_TEST_CONTRACT_RECORD_DIR := $(CURDIR)/$(RECORDINGS)
 test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, the backend's on PostgreSQL; parallel, then serial; coverage
 	$(ENSURE_CHROMIUM)
 	rm -rf $(JUNIT) $(RECORDINGS)
@@ -122,6 +124,8 @@ test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, the backend's on PostgreSQ
 		echo "*** The coverage floor (pyproject.toml) counts both backends and was not checked"; \
 	fi
 	$(PY) -m coverage xml -q -o build/coverage.xml
+	$(PY) -m taskapi.testing.contract_coverage --recordings $(RECORDINGS) --waivers tests/contract_coverage_waivers.yaml \
+		--out build/contract-coverage --fail-on-missing --fail-on-undeclared
 
 # One leg of make test on one backend: the tests that may share the machine, XDIST_WORKERS at a time,
 # then those marked `serial`, alone. MARKERS narrows both (the PostgreSQL leg: `postgresql`). pytest's

@@ -12,6 +12,7 @@ import pytest
 from taskapi.settings import Settings
 from taskapi.storage.migrate import upgrade
 from taskapi.testing.databases import Databases, backend_under_test, postgres_reachable, reset
+from taskapi.testing.liveserver import recording_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,10 +30,13 @@ def setting_variables() -> frozenset[str]:
 def no_settings_from_the_environment() -> Iterator[None]:
     """A developer's (or a CI runner's) `TASKAPI_*` settings must not reach the tests: an app made in-process
     reads `Settings()` from the environment, and so do the commands tests run. The run's own variables
-    (`TASKAPI_TEST_*`) are not settings and stay."""
+    (`TASKAPI_TEST_*`) are not settings and stay. One setting comes from the run: where every app and server
+    records what it answers, when `make test` asks for the contract coverage report."""
     with pytest.MonkeyPatch.context() as patch:
         for name in setting_variables() & os.environ.keys():
             patch.delenv(name)
+        for name, value in recording_settings().items():
+            patch.setenv(name, value)
         yield
 
 
