@@ -17,6 +17,10 @@ PORT ?= 8000
 BASE_URL ?=
 SEED ?= 20261126
 MAX_EXAMPLES ?= 50
+# make contract against a deployment with TASKAPI_REQUIRE_IF_MATCH=true: REQUIRE_IF_MATCH=true (428 is then valid)
+REQUIRE_IF_MATCH ?= false
+# More arguments of `python -m taskapi.testing.contract` for make contract (e.g. --operation-id getTask).
+CONTRACT_ARGS ?=
 REPORT_DIR ?= build/contract
 PYTEST := $(PY) -m pytest
 JUNIT := build/junit
@@ -170,9 +174,9 @@ test-clients: $(STAMP) $(NPM_STAMP) ## SDKs and docs in a browser against the li
 	$(ENSURE_CHROMIUM)
 	$(PYTEST) tests/clients --junitxml=$(JUNIT)/clients.xml
 
-contract: $(STAMP) ## Schemathesis against BASE_URL (default: a fresh local server); SEED, MAX_EXAMPLES, REPORT_DIR
+contract: $(STAMP) ## Schemathesis against BASE_URL (default: a fresh local server); SEED, MAX_EXAMPLES, REPORT_DIR, REQUIRE_IF_MATCH
 	$(PY) -m taskapi.testing.contract --base-url "$(BASE_URL)" --seed $(SEED) --max-examples $(MAX_EXAMPLES) \
-		--report-dir "$(REPORT_DIR)"
+		--report-dir "$(REPORT_DIR)" $(if $(filter true,$(REQUIRE_IF_MATCH)),--require-if-match) $(CONTRACT_ARGS)
 
 bench: $(STAMP) ## benchmark vs the tutorial peer and the raw-ASGI limit (installs wrk); build/bench/
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \

@@ -6,7 +6,8 @@ first. The pytest contract test runs the same `schemathesis_command()`. The spec
 the package (byte for byte openapi.yaml: `make check` fails when they differ).
 
 Into the report directory go Schemathesis's JUnit report (`junit-*.xml`), its HAR (`har.json`, every
-request and response, credentials filtered) and WFC (`wfc.json`) reports, and the contract coverage
+request and response, credentials filtered), WFC (`wfc.json`) and event stream (`events.ndjson`: every
+case, and each link the stateful phase followed) reports, and the contract coverage
 report made from them (`coverage/report.md` and `report.json`: taskapi.testing.contract_coverage), with,
 for the local server, what the server itself recorded answering. The coverage report prints its summary
 line and never changes the run's exit status: a short run produces few of the declared responses.
@@ -30,14 +31,17 @@ import secrets
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from importlib.resources import as_file, files
 from pathlib import Path
 
 import httpx
 
 PHASES = "examples,coverage,fuzzing,stateful"
-# The run's Schemathesis configuration: the statuses a valid request may get, and its hooks.
+# The run's Schemathesis configuration: the statuses a valid request may get, and its hooks; and the same for
+# a deployment that requires If-Match on task writes (428 for a valid write without it).
 CONFIG = Path(__file__).with_name("schemathesis.toml")
+REQUIRE_IF_MATCH_CONFIG = Path(__file__).with_name("schemathesis-require-if-match.toml")
 DEFAULT_SEED = 20261126
 DEFAULT_MAX_EXAMPLES = 50
 # Every policy raised far beyond what a run sends, so that the limits (and their RateLimit fields) stay on.
@@ -45,6 +49,8 @@ RAISED_RATE_LIMIT = "1000000/hour"
 # Schemathesis's reports the coverage report reads, in the report directory; and where it goes there.
 HAR_REPORT = "har.json"
 WFC_REPORT = "wfc.json"
+# Schemathesis's event stream: every case, and the link each stateful step followed.
+EVENTS_REPORT = "events.ndjson"
 COVERAGE_DIR = "coverage"
 WAIVERS = Path("tests") / "contract_coverage_waivers.yaml"
 
@@ -64,11 +70,19 @@ def schemathesis_command(
     report_dir: Path,
     seed: int = DEFAULT_SEED,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
+    require_if_match: bool = False,
+    operation_ids: Sequence[str] = (),
 ) -> list[str]:
-    """The Schemathesis CLI invocation: all checks, all phases, a fixed seed; a JUnit report, and the HAR and
-    WFC reports the contract coverage report reads (`HAR_REPORT`, `WFC_REPORT` in `report_dir`)."""
+    """The Schemathesis CLI invocation: all checks, all phases, a fixed seed; a JUnit report, the HAR and
+    WFC reports the contract coverage report reads (`HAR_REPORT`, `WFC_REPORT` in `report_dir`), and the
+    event stream (`EVENTS_REPORT`: which links the stateful phase followed).
+    `require_if_match`: the deployment has TASKAPI_REQUIRE_IF_MATCH=true. `operation_ids`: only these
+    operations (default: every one)."""
+    config = REQUIRE_IF_MATCH_CONFIG if require_if_match else CONFIG
+    only = [argument for operation_id in operation_ids for argument in ("--include-operation-id", operation_id)]
     return [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run", str(spec),
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", str(spec),
+        *only,
         "--url", base_url,
         "--header", f"Authorization: Bearer {token}",
         "--checks", "all",
@@ -77,10 +91,11 @@ def schemathesis_command(
         "--seed", str(seed),
         "--workers", "1",  # threads trip a CPython 3.11 ast bug inside hypothesis
         "--continue-on-failure",
-        "--report", "junit,har,wfc",
+        "--report", "junit,har,wfc,ndjson",
         "--report-dir", str(report_dir),
         "--report-har-path", str(report_dir / HAR_REPORT),
         "--report-wfc-path", str(report_dir / WFC_REPORT),
+        "--report-ndjson-path", str(report_dir / EVENTS_REPORT),
         "--no-color",
     ]  # fmt: skip
 
@@ -123,10 +138,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES)
     parser.add_argument("--report-dir", type=Path, default=Path("build") / "contract")
+    parser.add_argument(
+        "--require-if-match",
+        action="store_true",
+        help="the deployment requires If-Match on task writes (TASKAPI_REQUIRE_IF_MATCH=true): 428 is a valid "
+        "answer to a write without it (and the local server is started so)",
+    )
+    parser.add_argument(
+        "--operation-id", action="append", default=[], help="test only this operation (repeatable; default: all)"
+    )
     args = parser.parse_args(argv)
 
     def run(base_url: str) -> int:
-        for stale in (HAR_REPORT, WFC_REPORT):  # an earlier run's, which this run may not replace if it fails
+        for stale in (
+            HAR_REPORT,
+            WFC_REPORT,
+            EVENTS_REPORT,
+        ):  # an earlier run's, which this run may not replace if it fails
             (args.report_dir / stale).unlink(missing_ok=True)
         token = token_from_environment(base_url)
         with as_file(files("taskapi.generated") / "openapi.yaml") as spec:
@@ -137,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                 report_dir=args.report_dir,
                 seed=args.seed,
                 max_examples=args.max_examples,
+                require_if_match=args.require_if_match,
+                operation_ids=args.operation_id,
             )
             print("$", " ".join(command).replace(token, "***"), flush=True)
             return subprocess.run(command, check=False).returncode
@@ -151,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="taskapi-contract-") as tmp:
         recordings = Path(tmp) / "recordings"  # what the server answered, written when it stops
         env = {**server_environment(), "TASKAPI_CONTRACT_RECORD_DIR": str(recordings)}
+        if args.require_if_match:
+            env["TASKAPI_REQUIRE_IF_MATCH"] = "true"
         with live_server(Path(tmp), env=env) as server:
             status = run(server.base_url)
         report_coverage(args.report_dir, server.base_url, recordings)
