@@ -21,8 +21,7 @@ import pytest
 from taskapi.testing.liveserver import LiveServer, live_server, refused_port
 from taskapi.testing.redis import key_prefix, redis_reachable, redis_url
 
-# A rate-limit window timed against the wall clock: the machine to itself.
-pytestmark = [pytest.mark.contract, pytest.mark.serial]
+pytestmark = pytest.mark.contract
 
 PASSWORD = "a long enough password"
 ATTEMPTS = 3  # sign-ins one username may make per window
@@ -71,6 +70,7 @@ def workers_of(server: LiveServer, request_ids: list[str]) -> dict[str, int]:
     return {r["request_id"]: r["pid"] for r in records if r["logger"] == "taskapi.access" and r["request_id"] in wanted}
 
 
+@pytest.mark.serial  # a window of a few seconds, against the wall clock: the machine to itself
 def test_two_workers_share_the_limit_and_it_resets_after_the_window(two_workers: LiveServer) -> None:
     server = two_workers
     with httpx.Client(base_url=server.base_url) as http:
