@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from taskapi.testing.contract import random_credentials, sign_in
-from taskapi.testing.databases import Databases, backend_under_test, execute, write_lock_held
+from taskapi.testing.databases import Databases, backend_under_test, execute, lock_waiters, write_lock_held
 from taskapi.testing.liveserver import LiveServer, live_server
 from tests.api.problems import assert_problem
 
@@ -159,9 +159,8 @@ def wait_until_blocked(server: LiveServer) -> None:
     if backend_under_test() == "sqlite":
         server.wait_for_log(lambda records: any("waits for another connection's lock" in r["message"] for r in records))
         return
-    sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
     deadline = time.monotonic() + 10
-    while asyncio.run(execute(server.database_url, sql)) == [(0,)]:
+    while lock_waiters(server.database_url) == 0:
         assert time.monotonic() < deadline, "the write never waited for the lock"
         time.sleep(0.05)
 

@@ -8,6 +8,7 @@ request does not use its key up; and without a bearer token the key does not mat
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import string
 import threading
@@ -25,7 +26,7 @@ from taskapi.storage import DatabaseUrl
 from taskapi.storage.idempotency import lock_key
 from taskapi.testing.clock import ManualClock
 from taskapi.testing.contract import random_credentials, sign_in
-from taskapi.testing.databases import Databases, backend_under_test, write_lock_held
+from taskapi.testing.databases import Databases, backend_under_test, lock_waiters, write_lock_held
 from taskapi.testing.liveserver import InProcessServer
 from tests.api.problems import assert_problem
 from tests.contract.signed_in import client, rounds, serving
@@ -34,8 +35,6 @@ pytestmark = [pytest.mark.contract, pytest.mark.postgresql, pytest.mark.xdist_gr
 
 # Concurrent duplicates of one create per race.
 DUPLICATES = 10
-# How long the in-flight test lets the first request reach the database (well within its busy timeout).
-IN_FLIGHT_SECONDS = 1.0
 KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 BODY = {"title": "Renew the TLS certificate", "description": "before it expires", "priority": 3}
@@ -184,9 +183,23 @@ def test_a_failed_request_does_not_use_its_key_up(http: httpx.Client, failing: b
     assert tasks_of(http) == [task]
 
 
+def wait_until_the_write_waits(server: InProcessServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Until the server's write waits for the lock the test holds: SQLite's writer says so (a debug line of
+    the server, which runs in this process), PostgreSQL shows the wait in pg_stat_activity."""
+    deadline = time.monotonic() + 10
+    while not (
+        lock_waiters(server.database_url)
+        if backend_under_test() == "postgresql"
+        else any("waits for another connection's lock" in record.getMessage() for record in caplog.records)
+    ):
+        assert time.monotonic() < deadline, "the write never waited for the lock"
+        time.sleep(0.01)
+
+
 def test_a_retry_while_the_first_request_is_in_flight_is_409(
-    server: InProcessServer, token: str, http: httpx.Client
+    server: InProcessServer, token: str, http: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="taskapi.storage")
     key = new_key()
     with ThreadPoolExecutor(1) as pool, write_lock_held(server.database_url):  # the lock goes first
         # The first request waits for the database inside its transaction: it is in flight.
@@ -195,7 +208,7 @@ def test_a_retry_while_the_first_request_is_in_flight_is_409(
                 return own.post("/tasks", json=BODY, headers={KEY: key})
 
         first = pool.submit(post)
-        time.sleep(IN_FLIGHT_SECONDS)
+        wait_until_the_write_waits(server, caplog)
         assert not first.done()
         refused = http.post("/tasks", json=BODY, headers={KEY: key})
     assert_problem(refused, 409)

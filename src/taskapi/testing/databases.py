@@ -146,6 +146,13 @@ async def execute(url: str, sql: str, params: dict[str, Any] | None = None) -> l
     return await on_connection(url, run)
 
 
+def lock_waiters(url: str) -> int:
+    """PostgreSQL: how many connections to the database wait for a lock now (pg_stat_activity)."""
+    sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    [(count,)] = asyncio.run(execute(url, sql))
+    return int(count)
+
+
 def reset(url: str) -> None:
     """Empty every table of a migrated database and restart its ids (PostgreSQL)."""
     asyncio.run(execute(url, "TRUNCATE tasks, users RESTART IDENTITY CASCADE"))
