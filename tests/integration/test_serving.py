@@ -327,6 +327,7 @@ async def test_a_header_arriving_in_pieces_is_refused_within_a_slice_of_the_limi
     protocol.connection_lost(None)
 
 
+@pytest.mark.serial  # a window of the wall clock around the protocol's timer: the machine to itself
 async def test_an_answer_before_the_body_was_read_is_followed_by_a_lingering_close() -> None:
     """After an answer to a request it has not read (here the app's 413), the server shuts its side (FIN),
     goes on reading (and discarding) what the client still sends, and closes after `linger_seconds`.
@@ -359,6 +360,7 @@ async def test_an_answer_before_the_body_was_read_is_followed_by_a_lingering_clo
     assert time.monotonic() - shut_at < 2  # …and then closed
 
 
+@pytest.mark.serial  # a window of the wall clock around the protocol's timer: the machine to itself
 async def test_a_body_answered_before_it_was_read_is_read_on_only_up_to_the_limit() -> None:
     """The app answers (401, say) without reading a chunked body that does not end: the connection is kept
     for the next request while the rest of the body is read and thrown away, but only up to the body
@@ -391,6 +393,7 @@ async def test_a_body_answered_before_it_was_read_is_read_on_only_up_to_the_limi
     assert time.monotonic() - started < 3  # not the 30 s body timeout
 
 
+@pytest.mark.serial  # a window of the wall clock around the protocol's timer: the machine to itself
 async def test_a_slow_app_does_not_make_a_client_late() -> None:
     """The body timeout counts while the server reads: a body it stopped reading because the app has not
     taken it yet (uvicorn pauses past 64 KiB) does not get the client dropped."""
@@ -415,6 +418,7 @@ async def test_a_slow_app_does_not_make_a_client_late() -> None:
     assert answer.endswith(b"500000")
 
 
+@pytest.mark.serial  # a window of the wall clock around the protocol's timer: the machine to itself
 async def test_a_client_that_stops_sending_its_body_is_dropped() -> None:
     seen: list[str] = []
     async with serving(slow_app(0, seen), http_protocol("single-write", LIMITS)) as port:
