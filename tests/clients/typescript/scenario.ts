@@ -67,7 +67,8 @@ check(violations[0]?.pointer === "/priority", "the violation", violations);
 
 // Optimistic concurrency: the ETag of the version read, sent back in If-Match; a stale one is 412.
 const read = await client.GET("/tasks/{task_id}", { params: { path: { task_id: created[0].id } } });
-const etag = read.response.headers.get("etag") ?? "";
+const etag = read.response.headers.get("etag");
+check(etag !== null && /^"[0-9]+"$/.test(etag), "the ETag of a read", etag);
 const stale = await client.PATCH("/tasks/{task_id}", {
   params: { path: { task_id: created[0].id }, header: { "If-Match": `"${Number(etag.slice(1, -1)) + 1}"` } },
   body: { priority: 2 },
