@@ -18,7 +18,6 @@ from codegen.spec import load
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from taskapi.testing.contract import random_credentials, sign_in
-from taskapi.testing.liveserver import LiveServer, live_server
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("docs_browser")]
@@ -48,15 +47,9 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("docs-server")) as running:
-        yield running
-
-
 @dataclass
 class OfflinePage:
-    """A page that may reach the live server and nothing else, and what went wrong on it."""
+    """A page that may reach the server and nothing else, and what went wrong on it."""
 
     page: Page
     blocked: list[str] = field(default_factory=list)
@@ -71,12 +64,12 @@ class OfflinePage:
 
 
 @pytest.fixture
-def offline(browser: Browser, server: LiveServer) -> Iterator[OfflinePage]:
+def offline(browser: Browser, base_url: str) -> Iterator[OfflinePage]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     offline = OfflinePage(context.new_page())
     offline.page.on("pageerror", lambda error: offline.errors.append(str(error)))
     offline.page.on("console", lambda m: offline.errors.append(m.text) if m.type == "error" else None)
-    own = urlsplit(server.base_url).netloc
+    own = urlsplit(base_url).netloc
 
     def only_the_server(route: Route) -> None:
         if urlsplit(route.request.url).netloc == own:
@@ -98,9 +91,9 @@ def _screenshot(page: Page, name: str) -> None:
     assert path.read_bytes().startswith(b"\x89PNG")
 
 
-def test_swagger_ui_lists_every_operation_offline(offline: OfflinePage, server: LiveServer) -> None:
+def test_swagger_ui_lists_every_operation_offline(offline: OfflinePage, base_url: str) -> None:
     page = offline.page
-    page.goto(f"{server.base_url}/docs")
+    page.goto(f"{base_url}/docs")
     expect(page.locator(".opblock")).to_have_count(len(OPERATION_IDS), timeout=20_000)
     shown = set(page.locator(".opblock-summary-operation-id").all_inner_texts())
     assert shown == OPERATION_IDS
@@ -108,9 +101,9 @@ def test_swagger_ui_lists_every_operation_offline(offline: OfflinePage, server: 
     offline.assert_clean()
 
 
-def test_redoc_lists_every_operation_offline(offline: OfflinePage, server: LiveServer) -> None:
+def test_redoc_lists_every_operation_offline(offline: OfflinePage, base_url: str) -> None:
     page = offline.page
-    page.goto(f"{server.base_url}/redoc")
+    page.goto(f"{base_url}/redoc")
     sections = page.locator("[data-section-id^='operation/']")
     expect(sections).to_have_count(len(OPERATION_IDS), timeout=20_000)
     shown = {str(s.get_attribute("data-section-id")).removeprefix("operation/") for s in sections.all()}
@@ -119,11 +112,11 @@ def test_redoc_lists_every_operation_offline(offline: OfflinePage, server: LiveS
     offline.assert_clean()
 
 
-def test_try_it_out_creates_a_task_after_authorize(offline: OfflinePage, server: LiveServer) -> None:
+def test_try_it_out_creates_a_task_after_authorize(offline: OfflinePage, base_url: str) -> None:
     page = offline.page
     username, password = random_credentials()
-    httpx.post(f"{server.base_url}/users", json={"username": username, "password": password}).raise_for_status()
-    page.goto(f"{server.base_url}/docs")
+    httpx.post(f"{base_url}/users", json={"username": username, "password": password}).raise_for_status()
+    page.goto(f"{base_url}/docs")
 
     page.locator("button.authorize").first.click()
     grant = page.locator(".auth-container").filter(has_text="passwordGrant")
@@ -147,9 +140,9 @@ def test_try_it_out_creates_a_task_after_authorize(offline: OfflinePage, server:
     _screenshot(page, "swagger-ui-try-it-out.png")
 
     # The task is the caller's, stored, and where the Location header says.
-    token = sign_in(server.base_url, username, password)
+    token = sign_in(base_url, username, password)
     location = created.value.headers["location"]
-    stored = httpx.get(f"{server.base_url}{location}", headers={"Authorization": f"Bearer {token}"})
+    stored = httpx.get(f"{base_url}{location}", headers={"Authorization": f"Bearer {token}"})
     assert stored.status_code == 200
     assert {k: stored.json()[k] for k in body} == body
     offline.assert_clean()

@@ -3,16 +3,17 @@ server: python_scenario.py, a client team's program (sign up, token, tasks, page
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from codegen.sdk import SPEC, python_client
 
+from tests.clients.conftest import Sdks
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.clients
+pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("sdk")]
 
 SCENARIO = Path(__file__).with_name("python_scenario.py")
 
@@ -24,8 +25,9 @@ def run(command: list[str], cwd: Path | None = None) -> str:
     return result.stdout
 
 
-def test_the_python_sdk_installed_alone_runs_the_scenario(tmp_path: Path, base_url: str) -> None:
-    sdk = python_client(SPEC, tmp_path / "sdk")
+def test_the_python_sdk_installed_alone_runs_the_scenario(tmp_path: Path, base_url: str, sdks: Sdks) -> None:
+    assert sdks.result.returncode == 0, sdks.result.stderr
+    sdk = shutil.copytree(sdks.python, tmp_path / "sdk")
     venv = tmp_path / "venv"
     python = str(venv / "bin" / "python")
     uv = [sys.executable, "-m", "uv"]
