@@ -39,7 +39,7 @@ XDIST_WORKERS ?= 2
 # Where the servers of make test record what they answer, for the contract coverage report.
 RECORDINGS := build/contract-coverage/recordings
 
-.PHONY: help install install-prod lock generate check breaking lint lint-spec typecheck bench bench-against soak test test-leg test-postgres test-outage test-quick test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
+.PHONY: help install browser install-prod lock generate check breaking lint lint-spec typecheck bench bench-against soak test test-leg test-postgres test-outage test-quick test-unit test-integration test-api test-contract test-hostile test-toolchain test-clients contract sdk run migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,6 +57,9 @@ $(NPM_STAMP): package.json package-lock.json
 	touch $(NPM_STAMP)
 
 install: $(STAMP) ## create .venv with the locked development dependencies and taskapi (editable)
+
+browser: ## install Debian's chromium for the docs pages' browser test, when missing (root or sudo -n)
+	$(ENSURE_CHROMIUM)
 
 # The wheel is built by .venv's hatchling (hashed in requirements-dev.lock), so the production venv needs no
 # build backend and nothing that is not locked; the same wheel goes into an image (README, Production).
