@@ -35,6 +35,7 @@ from codegen.spec import (
     Spec,
     SpecError,
     load_document,
+    parse_yaml,
 )
 
 REQUEST, RESPONSE = "request", "response"
@@ -599,7 +600,7 @@ def _base_from_git(spec: Path, ref: str) -> tuple[str, str]:
 
 
 def _parse(text: str, source: str) -> Spec:
-    return load_document(yaml.safe_load(text), source)
+    return load_document(parse_yaml(text), source)
 
 
 def main(argv: list[str] | None = None) -> int:
