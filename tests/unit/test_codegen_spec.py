@@ -3,27 +3,50 @@
 from __future__ import annotations
 
 import ast
+import copy
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from codegen.spec import SpecError, load, snake_case
+from codegen.spec import Spec, SpecError, load, parse_yaml, snake_case
 
 from tests.conftest import ROOT
 
-
-def _spec(tmp_path: Path, mutate: Any) -> Path:
-    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
-    mutate(document)
-    path = tmp_path / "openapi.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return path
+Mutation = Callable[[dict[str, Any]], object]
+MutatedSpec = Callable[[Mutation], Path]
 
 
-def test_the_real_spec_loads() -> None:
-    contract = load(ROOT / "openapi.yaml")
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    """openapi.yaml, parsed once for the module; a test mutates a deep copy of it."""
+    parsed: dict[str, Any] = parse_yaml((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def contract() -> Spec:
+    """The real spec, loaded once for the tests that only read it."""
+    return load(ROOT / "openapi.yaml")
+
+
+@pytest.fixture
+def mutated_spec(tmp_path: Path, document: dict[str, Any]) -> MutatedSpec:
+    """Writes openapi.yaml changed by a mutation to the test's directory, for `load` to read."""
+
+    def write(mutate: Mutation) -> Path:
+        changed = copy.deepcopy(document)
+        mutate(changed)
+        path = tmp_path / "openapi.yaml"
+        path.write_text(yaml.dump(changed, Dumper=yaml.CSafeDumper), encoding="utf-8")
+        return path
+
+    return write
+
+
+def test_the_real_spec_loads(contract: Spec) -> None:
     assert [op.operation_id for op in contract.operations] == [
         "listTasks", "createTask", "getTask", "deleteTask", "updateTask", "completeTask",
         "createUser", "getCurrentUser", "createToken", "getHealth", "getReadiness", "getMetrics",
@@ -41,10 +64,10 @@ def test_the_real_spec_loads() -> None:
     assert token.body_media_type == "application/x-www-form-urlencoded"
 
 
-def test_every_declared_response_and_header_is_in_the_model() -> None:
+def test_every_declared_response_and_header_is_in_the_model(contract: Spec) -> None:
     """What the contract coverage report compares a run with: every status, with every header of its
     response (middleware's included), and the request headers (header parameters, Authorization)."""
-    operations = {op.operation_id: op for op in load(ROOT / "openapi.yaml").operations}
+    operations = {op.operation_id: op for op in contract.operations}
     create = operations["createTask"]
     declared = {response.status: response.headers for response in create.declared_responses}
     assert list(declared)[:2] == [201, 400]  # document order
@@ -60,58 +83,58 @@ def test_every_declared_response_and_header_is_in_the_model() -> None:
     assert operations["createToken"].request_headers == ()
 
 
-def test_an_unenforceable_keyword_is_refused(tmp_path: Path) -> None:
+def test_an_unenforceable_keyword_is_refused(mutated_spec: MutatedSpec) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         doc["components"]["schemas"]["Title"]["not"] = {"const": "x"}
 
     with pytest.raises(SpecError, match=r"components\.schemas\.Title: .*not"):
-        load(_spec(tmp_path, mutate))
+        load(mutated_spec(mutate))
 
 
-def test_min_properties_is_refused_where_the_glue_cannot_check_it(tmp_path: Path) -> None:
+def test_min_properties_is_refused_where_the_glue_cannot_check_it(mutated_spec: MutatedSpec) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         doc["components"]["schemas"]["TaskPage"]["properties"]["update"] = {"$ref": "#/components/schemas/TaskUpdate"}
 
     with pytest.raises(SpecError, match=r"TaskUpdate: .*minProperties"):
-        load(_spec(tmp_path, mutate))
+        load(mutated_spec(mutate))
 
 
-def test_cookie_parameters_are_refused(tmp_path: Path) -> None:
+def test_cookie_parameters_are_refused(mutated_spec: MutatedSpec) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         doc["paths"]["/healthz"]["get"]["parameters"] = [{"name": "s", "in": "cookie", "schema": {"type": "string"}}]
 
     with pytest.raises(SpecError, match="getHealth: parameter s is in cookie"):
-        load(_spec(tmp_path, mutate))
+        load(mutated_spec(mutate))
 
 
-def test_a_header_parameter_needs_a_declared_400(tmp_path: Path) -> None:
+def test_a_header_parameter_needs_a_declared_400(mutated_spec: MutatedSpec) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         del doc["paths"]["/tasks/{task_id}"]["delete"]["responses"]["400"]
 
     with pytest.raises(SpecError, match="deleteTask: has a header parameter, so it must declare 400"):
-        load(_spec(tmp_path, mutate))
+        load(mutated_spec(mutate))
 
 
-def test_a_304_is_a_handler_response_but_not_a_success_on_its_own(tmp_path: Path) -> None:
+def test_a_304_is_a_handler_response_but_not_a_success_on_its_own(mutated_spec: MutatedSpec, contract: Spec) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         responses = doc["paths"]["/tasks/{task_id}"]["get"]["responses"]
         del responses["200"]
 
     with pytest.raises(SpecError, match="getTask: declares no 2xx response"):
-        load(_spec(tmp_path, mutate))
-    get = next(op for op in load(ROOT / "openapi.yaml").operations if op.operation_id == "getTask")
+        load(mutated_spec(mutate))
+    get = next(op for op in contract.operations if op.operation_id == "getTask")
     [not_modified] = [r for r in get.responses if r.status == 304]
     assert (not_modified.body_model, not_modified.media_type) == (None, None)
     assert [(h.name, h.required) for h in not_modified.headers] == [("ETag", True)]
 
 
-def test_a_304_with_a_body_is_refused(tmp_path: Path) -> None:
+def test_a_304_with_a_body_is_refused(mutated_spec: MutatedSpec) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         ok = doc["paths"]["/tasks/{task_id}"]["get"]["responses"]["200"]
         doc["paths"]["/tasks/{task_id}"]["get"]["responses"]["304"]["content"] = ok["content"]
 
     with pytest.raises(SpecError, match="getTask: a 304 response has no body"):
-        load(_spec(tmp_path, mutate))
+        load(mutated_spec(mutate))
 
 
 def test_names() -> None:
@@ -120,8 +143,8 @@ def test_names() -> None:
     assert snake_case("Location") == "location"
 
 
-def test_response_shapes_follow_the_schemas() -> None:
-    shapes = {shape.name: shape for shape in load(ROOT / "openapi.yaml").response_shapes()}
+def test_response_shapes_follow_the_schemas(contract: Spec) -> None:
+    shapes = {shape.name: shape for shape in contract.response_shapes()}
     assert list(shapes) == ["Task", "TaskPage", "User", "Token", "Health", "Readiness"]  # referenced shapes first
     task = {f.name: (f.annotation, f.required) for f in shapes["Task"].fields}
     assert task["description"] == ("str | None", True)  # a $ref to a nullable scalar schema
@@ -132,11 +155,11 @@ def test_response_shapes_follow_the_schemas() -> None:
     assert {f.name: f.annotation for f in shapes["Token"].fields}["token_type"] == "Literal['bearer']"
 
 
-def test_optional_response_properties_are_not_required(tmp_path: Path) -> None:
+def test_optional_response_properties_are_not_required(mutated_spec: MutatedSpec) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         doc["components"]["schemas"]["Task"]["required"].remove("description")
 
-    shapes = {shape.name: shape for shape in load(_spec(tmp_path, mutate)).response_shapes()}
+    shapes = {shape.name: shape for shape in load(mutated_spec(mutate)).response_shapes()}
     assert ("description", False) in {(f.name, f.required) for f in shapes["Task"].fields}
 
 
@@ -156,8 +179,8 @@ def test_generated_code_imports_only_the_standard_library_starlette_pydantic_and
                 assert any(module == ok or module.startswith(f"{ok}.") for ok in allowed), f"{path.name}: {module}"
 
 
-def test_the_limits_come_from_the_spec() -> None:
-    assert load(ROOT / "openapi.yaml").limits == {
+def test_the_limits_come_from_the_spec(contract: Spec) -> None:
+    assert contract.limits == {
         "max_body_bytes": 65536,
         "max_header_bytes": 16384,
         "max_url_bytes": 8192,
@@ -180,13 +203,12 @@ def test_the_limits_come_from_the_spec() -> None:
         ),
     ],
 )
-def test_limits_are_checked(tmp_path: Path, mutation: Any, message: str) -> None:
+def test_limits_are_checked(mutated_spec: MutatedSpec, mutation: Mutation, message: str) -> None:
     with pytest.raises(SpecError, match=message):
-        load(_spec(tmp_path, mutation))
+        load(mutated_spec(mutation))
 
 
-def test_the_rate_limits_come_from_the_spec() -> None:
-    contract = load(ROOT / "openapi.yaml")
+def test_the_rate_limits_come_from_the_spec(contract: Spec) -> None:
     assert contract.rate_limit_policies == {
         "login-client": "20/minute",
         "login-username": "10/minute",
@@ -205,7 +227,7 @@ def test_the_rate_limits_come_from_the_spec() -> None:
             assert [(r.policy, r.key) for r in op.rate_limits] == [("user", "user")], op.operation_id
 
 
-def _token_limits(*items: dict[str, str]) -> Any:
+def _token_limits(*items: dict[str, str]) -> Mutation:
     def mutate(doc: dict[str, Any]) -> None:
         doc["paths"]["/auth/token"]["post"]["x-taskapi-rate-limits"] = list(items)
 
@@ -266,9 +288,9 @@ def _token_limits(*items: dict[str, str]) -> Any:
         ),
     ],
 )
-def test_rate_limits_are_checked(tmp_path: Path, mutation: Any, message: str) -> None:
+def test_rate_limits_are_checked(mutated_spec: MutatedSpec, mutation: Mutation, message: str) -> None:
     with pytest.raises(SpecError, match=re.escape(message)):
-        load(_spec(tmp_path, mutation))
+        load(mutated_spec(mutation))
 
 
 def test_the_glue_counts_each_policy_as_soon_as_its_key_is_known() -> None:
