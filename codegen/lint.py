@@ -12,8 +12,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Path(__file__).resolve().parent / "redocly.yaml"
@@ -40,22 +42,55 @@ class Problem:
 def lint(spec: Path, *, config: Path = CONFIG, redocly: Path | None = None) -> list[Problem]:
     """Every problem Redocly finds in `spec` under `config` (an ignore file beside the config, if one is
     ever added, is honoured: Redocly leaves those problems out)."""
+    return lint_many([spec], config=config, redocly=redocly)[spec]
+
+
+def lint_many(
+    specs: Sequence[Path], *, config: Path = CONFIG, redocly: Path | None = None
+) -> dict[Path, list[Problem]]:
+    """Every problem Redocly finds in each of `specs` under `config`, by spec, from one run of it (starting
+    Redocly costs more than linting a file)."""
+    if len(set(specs)) != len(specs):
+        raise LintError("a spec is listed twice")
     binary = redocly or ROOT / "node_modules" / ".bin" / "redocly"
     if not binary.exists():
         raise LintError(f"{binary} is missing: run `make lint-spec` (it installs the npm tools with npm ci)")
     # No telemetry or update check: lint runs offline in CI and must not wait on the network.
     env = {**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"}
     result = subprocess.run(
-        [str(binary), "lint", "--config", str(config), "--format", "json", str(spec)],
+        [str(binary), "lint", "--config", str(config), "--format", "json", *map(str, specs)],
         capture_output=True,
         text=True,
         env=env,
         check=False,
     )
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError as error:
-        raise LintError(f"redocly gave no report (exit {result.returncode}):\n{result.stderr}") from error
+    reports = _reports(result.stdout)
+    if len(reports) != len(specs):
+        # Redocly stops at a file it cannot read, after the reports of the files before it.
+        raise LintError(
+            f"redocly gave {len(reports)} report(s) for {len(specs)} spec(s) (exit {result.returncode}):\n"
+            f"{result.stderr}"
+        )
+    # Redocly lints the files one after the other, in the order given, and prints one report for each.
+    return {spec: _problems(spec, report) for spec, report in zip(specs, reports, strict=True)}
+
+
+def _reports(output: str) -> list[dict[str, Any]]:
+    """The JSON documents Redocly printed, one after the other."""
+    decoder = json.JSONDecoder()
+    reports: list[dict[str, Any]] = []
+    rest = output.lstrip()
+    while rest:
+        try:
+            report, end = decoder.raw_decode(rest)
+        except json.JSONDecodeError:
+            break
+        reports.append(report)
+        rest = rest[end:].lstrip()
+    return reports
+
+
+def _problems(spec: Path, report: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     for raw in report["problems"]:
         location = raw["location"][0]

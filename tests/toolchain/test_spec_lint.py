@@ -3,14 +3,15 @@ we rely on fires on a spec that breaks it, at the place that breaks it."""
 
 from __future__ import annotations
 
-import shutil
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from codegen.lint import lint, main
+from codegen.lint import Problem, lint_many, main
+from codegen.spec import parse_yaml
 
 from tests.conftest import ROOT
 
@@ -114,49 +115,65 @@ CASES: list[tuple[str, Mutation, str, str]] = [
 ]
 
 
-def _copy(tmp_path: Path, mutate: Mutation | None = None) -> Path:
-    """openapi.yaml (mutated) in a tree shaped like the repository's, linted with the config as the real
-    spec is."""
-    (tmp_path / "codegen").mkdir()
-    shutil.copy(ROOT / "codegen" / "redocly.yaml", tmp_path / "codegen" / "redocly.yaml")
-    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
-    if mutate is not None:
-        mutate(document)
-    spec = tmp_path / "openapi.yaml"
-    spec.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return spec
+def _warning_only(doc: dict[str, Any]) -> None:
+    # An operation without a 4xx response is a warning (operation-4xx-response), and nothing else is wrong.
+    health = doc["paths"]["/healthz"]["get"]
+    doc["paths"]["/livez"] = {
+        "get": {**health, "operationId": "getLiveness", "responses": {"200": health["responses"]["200"]}}
+    }
+
+
+def _unchanged(doc: dict[str, Any]) -> None:
+    pass
+
+
+# Besides the cases: a copy of the spec written the same way, the baseline (only a case's mutation makes it
+# fail), and a spec whose only problem is a warning.
+SPECS: dict[str, Mutation] = {
+    "unchanged": _unchanged,
+    "warning only": _warning_only,
+    **{case: mutate for case, mutate, _, _ in CASES},
+}
+
+
+@pytest.fixture(scope="module")
+def linted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Problem]]:
+    """Each spec of SPECS (openapi.yaml mutated), by name, with the problems the lint finds in it: all
+    of them linted by one run of Redocly, with codegen/redocly.yaml, as the real spec is."""
+    directory = tmp_path_factory.mktemp("lint")
+    document = parse_yaml((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    paths: dict[str, Path] = {}
+    for index, (name, mutate) in enumerate(SPECS.items()):
+        changed = copy.deepcopy(document)
+        mutate(changed)
+        paths[name] = directory / f"spec-{index}.yaml"
+        paths[name].write_text(
+            yaml.dump(changed, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
+    problems = lint_many(list(paths.values()))
+    return {name: problems[path] for name, path in paths.items()}
 
 
 def test_the_spec_has_no_errors_and_no_warnings(capsys: pytest.CaptureFixture[str]) -> None:
-    assert lint(ROOT / "openapi.yaml") == []
     assert main([str(ROOT / "openapi.yaml")]) == 0
     assert "0 errors, 0 warnings" in capsys.readouterr().out
 
 
-def test_a_copy_of_the_spec_is_clean_too(tmp_path: Path) -> None:
+def test_a_copy_of_the_spec_is_clean_too(linted: dict[str, list[Problem]]) -> None:
     # The baseline of the cases below: only their mutation makes them fail.
-    assert lint(_copy(tmp_path), config=tmp_path / "codegen" / "redocly.yaml") == []
+    assert linted["unchanged"] == []
 
 
-@pytest.mark.parametrize(("case", "mutate", "rule", "pointer"), CASES, ids=[case[0] for case in CASES])
+@pytest.mark.parametrize(("case", "rule", "pointer"), [(c, r, p) for c, _, r, p in CASES], ids=[c[0] for c in CASES])
 def test_a_rule_fires_where_the_spec_breaks_it(
-    tmp_path: Path, case: str, mutate: Mutation, rule: str, pointer: str
+    linted: dict[str, list[Problem]], case: str, rule: str, pointer: str
 ) -> None:
-    problems = lint(_copy(tmp_path, mutate), config=tmp_path / "codegen" / "redocly.yaml")
+    problems = linted[case]
     assert (rule, pointer) in {(p.rule, p.pointer) for p in problems}, f"{case}: {[str(p) for p in problems]}"
 
 
-def test_a_warning_fails_the_lint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # Redocly itself exits 0 on warnings; the lint does not. An operation without a 4xx response is a
-    # warning (operation-4xx-response).
-    def warning(doc: dict[str, Any]) -> None:
-        health = doc["paths"]["/healthz"]["get"]
-        doc["paths"]["/livez"] = {
-            "get": {**health, "operationId": "getLiveness", "responses": {"200": health["responses"]["200"]}}
-        }
-
-    spec = _copy(tmp_path, warning)
-    problems = lint(spec, config=tmp_path / "codegen" / "redocly.yaml")
-    assert [(p.severity, p.rule, p.pointer) for p in problems] == [
+def test_a_warning_fails_the_lint(linted: dict[str, list[Problem]]) -> None:
+    # Redocly itself exits 0 on warnings; the lint does not.
+    assert [(p.severity, p.rule, p.pointer) for p in linted["warning only"]] == [
         ("warn", "operation-4xx-response", "#/paths/~1livez/get/responses")
     ]
