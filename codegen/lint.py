@@ -19,6 +19,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Path(__file__).resolve().parent / "redocly.yaml"
+# Redocly's ignore file, which it reads beside the config (`redocly lint --generate-ignore-file` writes it).
+IGNORE_FILE = ".redocly.lint-ignore.yaml"
 
 
 class LintError(Exception):
@@ -40,8 +42,7 @@ class Problem:
 
 
 def lint(spec: Path, *, config: Path = CONFIG, redocly: Path | None = None) -> list[Problem]:
-    """Every problem Redocly finds in `spec` under `config` (an ignore file beside the config, if one is
-    ever added, is honoured: Redocly leaves those problems out)."""
+    """Every problem Redocly finds in `spec` under `config`."""
     return lint_many([spec], config=config, redocly=redocly)[spec]
 
 
@@ -49,7 +50,8 @@ def lint_many(
     specs: Sequence[Path], *, config: Path = CONFIG, redocly: Path | None = None
 ) -> dict[Path, list[Problem]]:
     """Every problem Redocly finds in each of `specs` under `config`, by spec, from one run of it (starting
-    Redocly costs more than linting a file)."""
+    Redocly costs more than linting a file). A problem that an ignore file beside the config hides is
+    reported too, as one `lint-ignore` problem: nothing may be ignored."""
     if len(set(specs)) != len(specs):
         raise LintError("a spec is listed twice")
     binary = redocly or ROOT / "node_modules" / ".bin" / "redocly"
@@ -72,7 +74,7 @@ def lint_many(
             f"{result.stderr}"
         )
     # Redocly lints the files one after the other, in the order given, and prints one report for each.
-    return {spec: _problems(spec, report) for spec, report in zip(specs, reports, strict=True)}
+    return {spec: _problems(spec, report, config) for spec, report in zip(specs, reports, strict=True)}
 
 
 def _reports(output: str) -> list[dict[str, Any]]:
@@ -90,7 +92,7 @@ def _reports(output: str) -> list[dict[str, Any]]:
     return reports
 
 
-def _problems(spec: Path, report: dict[str, Any]) -> list[Problem]:
+def _problems(spec: Path, report: dict[str, Any], config: Path) -> list[Problem]:
     problems: list[Problem] = []
     for raw in report["problems"]:
         location = raw["location"][0]
@@ -104,6 +106,11 @@ def _problems(spec: Path, report: dict[str, Any]) -> list[Problem]:
                 pointer=location["pointer"],
             )
         )
+    if ignored := report["totals"]["ignored"]:
+        # Redocly leaves the problems an ignore file lists out of its report and only counts them.
+        ignore_file = config.parent / IGNORE_FILE
+        message = f"{ignored} problem(s) hidden by {ignore_file}: no problem may be ignored, fix them"
+        problems.append(Problem("lint-ignore", "error", message, str(spec), "#"))
     return problems
 
 

@@ -4,13 +4,14 @@ we rely on fires on a spec that breaks it, at the place that breaks it."""
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from codegen.lint import Problem, lint_many, main
+from codegen.lint import CONFIG, IGNORE_FILE, Problem, lint, lint_many, main
 from codegen.spec import parse_yaml
 
 from tests.conftest import ROOT
@@ -176,4 +177,32 @@ def test_a_warning_fails_the_lint(linted: dict[str, list[Problem]]) -> None:
     # Redocly itself exits 0 on warnings; the lint does not.
     assert [(p.severity, p.rule, p.pointer) for p in linted["warning only"]] == [
         ("warn", "operation-4xx-response", "#/paths/~1livez/get/responses")
+    ]
+
+
+def test_no_rule_is_switched_off() -> None:
+    config = parse_yaml(CONFIG.read_text(encoding="utf-8"))
+    # The recommended ruleset and our rules, nothing else: no per-API or per-version rule sets that could
+    # relax them.
+    assert set(config) == {"extends", "rules"}
+    assert config["extends"] == ["recommended"]
+    severities = {name: rule if isinstance(rule, str) else rule["severity"] for name, rule in config["rules"].items()}
+    assert {name: severity for name, severity in severities.items() if severity not in ("error", "warn")} == {}
+
+
+def test_no_problem_is_ignored(tmp_path: Path) -> None:
+    # Redocly reads an ignore file beside the config (or, without one, in the working directory).
+    assert not (CONFIG.parent / IGNORE_FILE).exists()
+    assert not (ROOT / IGNORE_FILE).exists()
+    # Should one appear, the problems it lists are still problems.
+    shutil.copy(CONFIG, tmp_path / "redocly.yaml")
+    (tmp_path / IGNORE_FILE).write_text(
+        "spec.yaml:\n  operation-operationId:\n    - '#/paths/~1tasks/post/operationId'\n", encoding="utf-8"
+    )
+    document = parse_yaml((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    _no_operation_id(document)
+    (tmp_path / "spec.yaml").write_text(yaml.dump(document, Dumper=yaml.CSafeDumper), encoding="utf-8")
+    problems = lint(tmp_path / "spec.yaml", config=tmp_path / "redocly.yaml")
+    assert [(p.rule, p.message) for p in problems] == [
+        ("lint-ignore", f"1 problem(s) hidden by {tmp_path / IGNORE_FILE}: no problem may be ignored, fix them")
     ]
