@@ -138,9 +138,8 @@ SPECS: dict[str, Mutation] = {
 
 
 @pytest.fixture(scope="module")
-def linted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Problem]]:
-    """Each spec of SPECS (openapi.yaml mutated), by name, with the problems the lint finds in it: all
-    of them linted by one run of Redocly, with codegen/redocly.yaml, as the real spec is."""
+def specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each spec of SPECS (openapi.yaml mutated), by name, written to a file."""
     directory = tmp_path_factory.mktemp("lint")
     document = parse_yaml((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
     paths: dict[str, Path] = {}
@@ -151,8 +150,15 @@ def linted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Problem]]
         paths[name].write_text(
             yaml.dump(changed, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True), encoding="utf-8"
         )
-    problems = lint_many(list(paths.values()))
-    return {name: problems[path] for name, path in paths.items()}
+    return paths
+
+
+@pytest.fixture(scope="module")
+def linted(specs: dict[str, Path]) -> dict[str, list[Problem]]:
+    """The problems the lint finds in each spec of SPECS, by name: all of them linted by one run of
+    Redocly, with codegen/redocly.yaml, as the real spec is."""
+    problems = lint_many(list(specs.values()))
+    return {name: problems[path] for name, path in specs.items()}
 
 
 def test_the_spec_has_no_errors_and_no_warnings(capsys: pytest.CaptureFixture[str]) -> None:
@@ -173,11 +179,20 @@ def test_a_rule_fires_where_the_spec_breaks_it(
     assert (rule, pointer) in {(p.rule, p.pointer) for p in problems}, f"{case}: {[str(p) for p in problems]}"
 
 
-def test_a_warning_fails_the_lint(linted: dict[str, list[Problem]]) -> None:
-    # Redocly itself exits 0 on warnings; the lint does not.
+def test_a_warning_fails_the_lint(
+    specs: dict[str, Path], linted: dict[str, list[Problem]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The spec's only problem is a warning.
     assert [(p.severity, p.rule, p.pointer) for p in linted["warning only"]] == [
         ("warn", "operation-4xx-response", "#/paths/~1livez/get/responses")
     ]
+    # Redocly itself exits 0 on warnings; the lint's command line (make lint-spec, make check) fails, and
+    # names the warning.
+    spec = specs["warning only"]
+    assert main([str(spec)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [str(problem) for problem in linted["warning only"]]
+    assert err == f"{spec}: 1 problem(s); codegen/redocly.yaml lists the rules\n"
 
 
 def test_no_rule_is_switched_off() -> None:
