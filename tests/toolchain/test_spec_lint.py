@@ -43,6 +43,34 @@ def _unknown_property_in_example(doc: dict[str, Any]) -> None:
     examples["minimal"]["value"]["colour"] = "red"
 
 
+def _unknown_property_in_open_example(doc: dict[str, Any]) -> None:
+    # Problem lets unknown properties through; its examples may not carry any (allowAdditionalProperties).
+    content = doc["components"]["responses"]["Unauthorized"]["content"]["application/problem+json"]
+    content["examples"]["missing"]["value"]["colour"] = "red"
+
+
+def _invalid_schema_example(doc: dict[str, Any]) -> None:
+    location = doc["paths"]["/tasks"]["post"]["responses"]["201"]["headers"]["Location"]
+    location["schema"]["examples"] = [42]
+
+
+def _unknown_property_in_schema_example(doc: dict[str, Any]) -> None:
+    problem = {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "No task 7.", "colour": "red"}
+    doc["components"]["schemas"]["Problem"]["examples"] = [problem]
+
+
+def _invalid_parameter_example(doc: dict[str, Any]) -> None:
+    doc["components"]["parameters"]["TaskId"]["examples"]["first"]["value"] = 0
+
+
+def _no_summary(doc: dict[str, Any]) -> None:
+    del _create_task(doc)["summary"]
+
+
+def _no_tag_description(doc: dict[str, Any]) -> None:
+    del doc["tags"][0]["description"]
+
+
 def _no_operation_id(doc: dict[str, Any]) -> None:
     del _create_task(doc)["operationId"]
 
@@ -88,6 +116,32 @@ CASES: list[tuple[str, Mutation, str, str]] = [
         "no-invalid-media-type-examples",
         "#/paths/~1tasks/post/requestBody/content/application~1json/examples/minimal/value/colour",
     ),
+    (
+        "an example with a property its open schema does not list",
+        _unknown_property_in_open_example,
+        "no-invalid-media-type-examples",
+        "#/components/responses/Unauthorized/content/application~1problem+json/examples/missing/value/colour",
+    ),
+    (
+        "a schema example the schema rejects",
+        _invalid_schema_example,
+        "no-invalid-schema-examples",
+        "#/paths/~1tasks/post/responses/201/headers/Location/schema/examples/0",
+    ),
+    (
+        "a schema example with a property its schema does not list",
+        _unknown_property_in_schema_example,
+        "no-invalid-schema-examples",
+        "#/components/schemas/Problem/examples/0/colour",
+    ),
+    (
+        "a parameter example the schema rejects",
+        _invalid_parameter_example,
+        "no-invalid-parameter-examples",
+        "#/components/parameters/TaskId/examples/first/value",
+    ),
+    ("an operation without summary", _no_summary, "operation-summary", "#/paths/~1tasks/post/summary"),
+    ("a tag without description", _no_tag_description, "tag-description", "#/tags/0/description"),
     (
         "an operation without operationId",
         _no_operation_id,
@@ -193,6 +247,11 @@ def test_a_warning_fails_the_lint(
     out, err = capsys.readouterr()
     assert out.splitlines() == [str(problem) for problem in linted["warning only"]]
     assert err == f"{spec}: 1 problem(s); codegen/redocly.yaml lists the rules\n"
+
+
+def test_every_rule_we_configure_has_a_case() -> None:
+    configured = parse_yaml(CONFIG.read_text(encoding="utf-8"))["rules"]
+    assert set(configured) - {rule for _, _, rule, _ in CASES} == set()
 
 
 def test_no_rule_is_switched_off() -> None:
