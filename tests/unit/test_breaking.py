@@ -1,5 +1,10 @@
 """The breaking-change gate (codegen/breaking.py) on a corpus of small spec changes: each case in
-breaking_corpus/ is a JSON Patch of base.yaml with the verdicts and pointers it must produce."""
+breaking_corpus/ is a JSON Patch of base.yaml with the verdicts and pointers it must produce.
+
+A case is a YAML mapping: `summary` (why the verdict is right), `patch` (the edit), `breaking` and
+`compatible` (the pointers of the changes the gate must list, each as often as it is listed), `exit` (when
+not 1 for breaking changes, 0 otherwise), and `setup`: a patch applied to base.yaml first, for both
+revisions, when the case needs what base.yaml does not have (a second security scheme, the limits)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from codegen.breaking import Report, compare, main
-from codegen.spec import load_document
+from codegen.spec import load_document, parse_yaml
 
 from tests.conftest import ROOT
 
@@ -40,9 +45,14 @@ def apply_patch(document: Any, patch: list[dict[str, Any]]) -> Any:
     return document
 
 
+def revisions(case: dict[str, Any]) -> tuple[Any, Any]:
+    """The case's two revisions: base.yaml with its setup, and that with its patch."""
+    base = apply_patch(parse_yaml(BASE.read_text(encoding="utf-8")), case.get("setup", []))
+    return base, apply_patch(copy.deepcopy(base), case["patch"])
+
+
 def run_case(case: dict[str, Any]) -> Report:
-    base = yaml.safe_load(BASE.read_text(encoding="utf-8"))
-    head = apply_patch(copy.deepcopy(base), case["patch"])
+    base, head = revisions(case)
     return compare(load_document(base, "base"), load_document(head, "head"))
 
 
@@ -52,7 +62,8 @@ def test_the_corpus_is_large_enough() -> None:
 
 @pytest.mark.parametrize("path", CASES, ids=lambda path: path.stem)
 def test_corpus_case(path: Path) -> None:
-    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    case = parse_yaml(path.read_text(encoding="utf-8"))
+    assert set(case) <= {"summary", "setup", "patch", "breaking", "compatible", "exit"}
     assert case["summary"] and case["patch"]
     report = run_case(case)
     assert sorted(change.pointer for change in report.breaking) == sorted(case.get("breaking", []))
@@ -61,7 +72,7 @@ def test_corpus_case(path: Path) -> None:
 
 
 def test_each_change_reads_as_a_line_and_names_its_component() -> None:
-    case = yaml.safe_load((CORPUS / "component_both_directions.yaml").read_text(encoding="utf-8"))
+    case = parse_yaml((CORPUS / "component_both_directions.yaml").read_text(encoding="utf-8"))
     text = run_case(case).render("base.yaml", "head.yaml")
     assert "breaking (2):" in text
     assert "compatible (4):" in text
@@ -71,22 +82,22 @@ def test_each_change_reads_as_a_line_and_names_its_component() -> None:
 
 
 def test_the_real_spec_has_no_changes_against_itself() -> None:
-    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    document = parse_yaml((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
     report = compare(load_document(document, "base"), load_document(copy.deepcopy(document), "head"))
     assert report.changes == ()
     assert "no changes" in report.render("a", "b")
 
 
 def _write(path: Path, case: dict[str, Any] | None) -> Path:
-    document = yaml.safe_load(BASE.read_text(encoding="utf-8"))
-    path.write_text(yaml.safe_dump(apply_patch(document, case["patch"]) if case else document), encoding="utf-8")
+    document = revisions(case)[1] if case else parse_yaml(BASE.read_text(encoding="utf-8"))
+    path.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper), encoding="utf-8")
     return path
 
 
 def test_the_cli_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = _write(tmp_path / "base.yaml", None)
-    removed = _write(tmp_path / "removed.yaml", yaml.safe_load((CORPUS / "operation_removed.yaml").read_text()))
-    bumped = _write(tmp_path / "bumped.yaml", yaml.safe_load((CORPUS / "major_bump_allows_breaking.yaml").read_text()))
+    removed = _write(tmp_path / "removed.yaml", parse_yaml((CORPUS / "operation_removed.yaml").read_text()))
+    bumped = _write(tmp_path / "bumped.yaml", parse_yaml((CORPUS / "major_bump_allows_breaking.yaml").read_text()))
     assert main(["--spec", str(base), "--base-file", str(base)]) == 0
     assert main(["--spec", str(removed), "--base-file", str(base)]) == 1
     assert "operation removed: DELETE /tasks/{task_id} (deleteTask)" in capsys.readouterr().out
