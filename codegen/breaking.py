@@ -235,9 +235,10 @@ class _Diff:
         self.limits()
 
     def servers(self) -> None:
-        """A server URL clients were given that is gone: every request to it now fails."""
-        old = [str(server.get("url")) for server in self.base.document.get("servers", [{"url": "/"}])]
-        new = [str(server.get("url")) for server in self.head.document.get("servers", [{"url": "/"}])]
+        """A server URL clients were given that is gone: every request to it now fails. No `servers`, or an
+        empty list, is the one server `/` (OpenAPI 3.1, "servers")."""
+        old = [str(server.get("url")) for server in self.base.document.get("servers") or [{"url": "/"}]]
+        new = [str(server.get("url")) for server in self.head.document.get("servers") or [{"url": "/"}]]
         for url in (url for url in old if url not in new):
             self.emit("/servers", f"server {url} removed: clients configured with it reach nothing", True)
         for url in (url for url in new if url not in old):
