@@ -551,9 +551,15 @@ def _parameter_places(spec: Spec, op: Operation) -> dict[str, tuple[str, dict[st
     return places
 
 
+# What only documents a security scheme: `bearerFormat` is a hint about the token, "primarily for
+# documentation purposes" (OpenAPI 3.1); the server takes the same tokens whatever it says.
+_SCHEME_DOCS = _DOCS | {"bearerFormat"}
+
+
 def _undocumented(node: Any) -> Any:
+    """A security scheme without what only documents it."""
     if isinstance(node, dict):
-        return {key: _undocumented(value) for key, value in node.items() if key not in _DOCS}
+        return {key: _undocumented(value) for key, value in node.items() if key not in _SCHEME_DOCS}
     return node
 
 
