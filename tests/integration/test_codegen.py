@@ -1,20 +1,28 @@
 """codegen end to end on a copy of the project: drift detection, and spec changes reaching the server
-with no hand edit (the designer's loop: edit openapi.yaml -> make generate -> the server enforces it)."""
+with no hand edit (the designer's loop: edit openapi.yaml -> make generate -> the server enforces it).
+
+codegen runs in-process (`python -m codegen` is its `main()`; `make generate` and `make check` run the
+command itself in tests/toolchain/test_designer_guide.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import itertools
 import shutil
-import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import codegen.__main__ as codegen_main
 import httpx
 import pytest
+from codegen.spec import Spec
 from fastapi import FastAPI
 
 from taskapi import runtime
@@ -43,15 +51,37 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def codegen(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """This repository's codegen, run on the copy."""
-    return subprocess.run(
-        [sys.executable, "-m", "codegen", "--root", str(project), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+@pytest.fixture(scope="module", autouse=True)
+def render_each_input_once() -> Iterator[None]:
+    """codegen renders each distinct input once in this module: a render is a datamodel-code-generator run
+    and six ruff runs, and its output is a function of the spec and pyproject.toml. That it is reproducible
+    is shown by the first test below, whose render must equal the committed files, which another run made."""
+    rendered: dict[tuple[bytes, bytes], dict[str, bytes]] = {}
+    render = codegen_main.render
+
+    def render_once(spec: Spec, spec_bytes: bytes, root: Path = ROOT) -> dict[str, bytes]:
+        key = (spec_bytes, (root / "pyproject.toml").read_bytes())
+        if key not in rendered:
+            rendered[key] = render(spec, spec_bytes, root)
+        return dict(rendered[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codegen_main, "render", render_once)
+        yield
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def codegen(project: Path, *args: str) -> Result:
+    """This repository's codegen (`python -m codegen --root PROJECT ...`), run on the copy."""
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()) as err:
+        status = codegen_main.main(["--root", str(project), *args])
+    return Result(status, out.getvalue(), err.getvalue())
 
 
 def edit_spec(project: Path, old: str, new: str) -> None:
