@@ -62,14 +62,16 @@ browser: ## install Debian's chromium for the docs pages' browser test, when mis
 	$(ENSURE_CHROMIUM)
 
 # The wheel is built by .venv's hatchling (hashed in requirements-dev.lock), so the production venv needs no
-# build backend and nothing that is not locked; the same wheel goes into an image (README, Production).
-install-prod: $(STAMP) ## create PROD_VENV (.venv-prod) with the runtime dependencies only and taskapi's wheel
-	rm -rf build/dist
-	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir build/dist .
+# build backend and nothing that is not locked; the same wheel goes into an image (README, Production). It is
+# built into DIST, which holds no other taskapi wheel afterwards (the tests pass a directory of their own).
+DIST ?= build/dist
+install-prod: $(STAMP) ## create PROD_VENV (.venv-prod) with the runtime dependencies only and taskapi's wheel (in DIST)
+	rm -f $(DIST)/taskapi-*.whl
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir $(DIST) .
 	$(PYTHON) -m venv --clear $(PROD_VENV)
 	$(PROD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-pip.lock
 	$(PROD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
-	$(PROD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps build/dist/taskapi-*.whl
+	$(PROD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps $(DIST)/taskapi-*.whl
 
 # Each lock keeps the pins of its current version where the inputs allow (uv reads the output file first).
 # requirements.lock is constrained by requirements-dev.lock, so a package in both has one version and hashes.

@@ -149,8 +149,12 @@ def test_make_lock_reproduces_the_locks(tmp_path: Path) -> None:
 
 
 def test_make_install_prod_serves_with_the_runtime_lock_alone(tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    make("install-prod", f"PROD_VENV={venv}", cwd=ROOT)
+    venv, dist = tmp_path / "venv", tmp_path / "dist"
+    # The checkout's own wheels (`make install-prod` there) are left as they are.
+    checkout_dist = sorted((path, path.stat().st_mtime_ns) for path in (ROOT / "build" / "dist").glob("*"))
+    make("install-prod", f"PROD_VENV={venv}", f"DIST={dist}", cwd=ROOT)
+    assert [wheel.name for wheel in dist.iterdir()] == [f"taskapi-{project()['version']}-py3-none-any.whl"]
+    assert sorted((path, path.stat().st_mtime_ns) for path in (ROOT / "build" / "dist").glob("*")) == checkout_dist
     python = str(venv / "bin" / "python")
 
     def output(*command: str) -> str:
