@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     db = database_from_settings(settings)
     passwords = Passwords(queue_limit=settings.password_queue_limit)
-    limiter = rate_limiter(settings, server.RATE_LIMIT_POLICIES)
+    limiter = rate_limiter(settings, server.RATE_LIMIT_POLICIES, clock=clock)
     metrics = Metrics(enabled=settings.metrics)
     db.wait_observer = metrics.wait_observer
     limiter.on_refusal = metrics.rate_limited

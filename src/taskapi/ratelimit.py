@@ -21,8 +21,9 @@ started. bench/README.md has the measurements behind the choice.
 
 When the store fails (Redis down, a timeout), the limiter fails open by default: the request is served
 unlimited and without the RateLimit fields, one warning is logged (then at most one a minute while the
-store stays down), and the store is not asked again for a second. With TASKAPI_RATE_LIMIT_FAIL_OPEN=false
-it answers 503 with Retry-After instead. Either way, never a 500.
+store stays down), and the store is not asked again for a second; an info line says when it answers
+again. With TASKAPI_RATE_LIMIT_FAIL_OPEN=false it answers 503 with Retry-After instead. Either way, never
+a 500. Those intervals are measured on the limiter's `Clock` (tests move it by hand).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from starlette.requests import Request
 
 from taskapi import runtime
 from taskapi.auth import Principal
+from taskapi.clock import Clock, SystemClock
 from taskapi.settings import Settings, rate_limit
 
 logger = logging.getLogger("taskapi.ratelimit")
@@ -136,6 +138,7 @@ class RateLimiter:
         redis_url: str | None = None,
         key_prefix: str = "taskapi",
         fail_open: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         self.policies = dict(policies)
         """Each policy's limit as this limiter applies it, in the `limits` notation."""
@@ -143,6 +146,7 @@ class RateLimiter:
         self._redis_url = redis_url
         self._key_prefix = key_prefix
         self._fail_open = fail_open
+        self._clock = clock or SystemClock()
         self._storage: Storage | None = None
         self._window_ends: dict[str, float] = {}
         self._blocks: dict[str, _Block] = {}
@@ -150,14 +154,17 @@ class RateLimiter:
         self._coalesce = redis_url is not None
         self._refills: dict[str, _Refill] = {}
         self._sending: set[asyncio.Task[None]] = set()
-        self._store_down_until = 0.0
+        # While the store is left alone after a failure: until this reading of the clock's monotonic().
+        self._store_down_until: float | None = None
         self._warned_at = -math.inf
         self._failures = 0
         self.on_refusal: Callable[[str], None] = _ignore
         """Called with the policy's name on every 429 (the app counts them in its metrics)."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, policies: Mapping[str, str]) -> RateLimiter:
+    def from_settings(
+        cls, settings: Settings, policies: Mapping[str, str], *, clock: Clock | None = None
+    ) -> RateLimiter:
         """The limiter a deployment configures: the spec's `policies`, each replaced by TASKAPI_RATE_LIMITS
         when it names it (naming a policy the spec lacks is refused, at start-up)."""
         unknown = sorted(set(settings.rate_limits) - set(policies))
@@ -171,6 +178,7 @@ class RateLimiter:
             redis_url=settings.redis_url,
             key_prefix=settings.rate_limit_key_prefix,
             fail_open=settings.rate_limit_fail_open,
+            clock=clock,
         )
 
     async def open(self) -> None:
@@ -226,10 +234,10 @@ class RateLimiter:
             # Closed: the worker is shutting down (or its lifespan never opened it). Like a closed database,
             # this is "not now", never a 500.
             raise RateLimiterUnavailable()
-        now = time.time()
-        if now < self._store_down_until:
+        if self._store_down_until is not None and self._clock.monotonic() < self._store_down_until:
             self._unavailable()
             return
+        now = time.time()
         storage_key = applied.key_prefix + key
         block = self._blocks.get(storage_key) if self._coalesce else None
         try:
@@ -252,6 +260,7 @@ class RateLimiter:
         if self._failures:
             logger.info("rate-limit store reachable again after %d failed attempt(s)", self._failures)
             self._failures = 0
+            self._store_down_until = None
         quota = applied.quota
         state = runtime.PolicyState(
             policy, quota, applied.window, max(quota - count, 0), max(math.ceil(window_end - now), 0)
@@ -329,8 +338,8 @@ class RateLimiter:
     def _store_failed(self, exc: Exception) -> None:
         """Leave the store alone for a moment, and say so (at most once a minute)."""
         self._failures += 1
-        monotonic = time.monotonic()
-        self._store_down_until = time.time() + RETRY_STORE_SECONDS
+        monotonic = self._clock.monotonic()
+        self._store_down_until = monotonic + RETRY_STORE_SECONDS
         if monotonic - self._warned_at >= WARN_EVERY_SECONDS:
             self._warned_at = monotonic
             what = "serving without rate limits" if self._fail_open else "answering 503"
@@ -367,11 +376,13 @@ class Unlimited:
         """Let every request through."""
 
 
-def rate_limiter(settings: Settings, policies: Mapping[str, str]) -> RateLimiter | Unlimited:
-    """The limiter the settings ask for, over the spec's `policies`."""
+def rate_limiter(
+    settings: Settings, policies: Mapping[str, str], *, clock: Clock | None = None
+) -> RateLimiter | Unlimited:
+    """The limiter the settings ask for, over the spec's `policies`, timing the store's failures on `clock`."""
     if not settings.rate_limiting:
         return Unlimited()
-    return RateLimiter.from_settings(settings, policies)
+    return RateLimiter.from_settings(settings, policies, clock=clock)
 
 
 def _ignore(_policy: str) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from taskapi.app import create_app
+from taskapi.ratelimit import RETRY_STORE_SECONDS
 from taskapi.settings import Settings
 from taskapi.testing.clock import ManualClock
 from tests.api.conftest import JWT_SECRET, PASSWORD, SignIn, User
@@ -180,28 +183,41 @@ def test_a_policy_the_spec_lacks_is_refused_at_start_up(database_url: str) -> No
         create_app(settings)
 
 
+@dataclass
+class UnreachableStore:
+    """The app counting in a Redis that is not there, a client of it, and the app's clock."""
+
+    client: httpx.AsyncClient
+    clock: ManualClock
+
+
 @pytest.fixture
-async def unreachable_store(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with TASKAPI_REDIS_URL at a port where nothing listens (fail open or closed per the param)."""
-    settings = Settings(
-        database_url=database_url,
-        jwt_secret=SecretStr(JWT_SECRET),
-        redis_url="redis://127.0.0.1:1/0",
-        rate_limit_fail_open=request.param,
-    )
-    app = create_app(settings, clock=ManualClock())
-    async with app.router.lifespan_context(app), client_at(app, "203.0.113.9") as client:
-        yield client
+async def unreachable_store(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[UnreachableStore]:
+    """The app with TASKAPI_REDIS_URL at a port where nothing listens (fail open or closed per the param):
+    bound by this test, not listening, so that no other process can take it meanwhile."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        settings = Settings(
+            database_url=database_url,
+            jwt_secret=SecretStr(JWT_SECRET),
+            redis_url=f"redis://127.0.0.1:{closed.getsockname()[1]}/0",
+            rate_limit_fail_open=request.param,
+        )
+        clock = ManualClock()
+        app = create_app(settings, clock=clock)
+        async with app.router.lifespan_context(app), client_at(app, "203.0.113.9") as client:
+            yield UnreachableStore(client, clock)
 
 
 @pytest.mark.parametrize("unreachable_store", [True], indirect=True)
 async def test_an_unreachable_store_fails_open_with_one_warning(
-    unreachable_store: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    unreachable_store: UnreachableStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     responses: list[Any] = []
     for n in range(3):
-        responses.append(await unreachable_store.post("/users", json={"username": f"kim{n}", "password": PASSWORD}))
-        await asyncio.sleep(0.6)  # past the pause after a failure: the store is tried again
+        body = {"username": f"kim{n}", "password": PASSWORD}
+        responses.append(await unreachable_store.client.post("/users", json=body))
+        unreachable_store.clock.advance(RETRY_STORE_SECONDS)  # past the pause after a failure: tried again
     assert [r.status_code for r in responses] == [201, 201, 201]
     assert not any("ratelimit" in r.headers for r in responses)
     records = caplog.get_records("setup") + caplog.get_records("call")  # the lifespan's check, then requests
@@ -212,10 +228,12 @@ async def test_an_unreachable_store_fails_open_with_one_warning(
 
 
 @pytest.mark.parametrize("unreachable_store", [False], indirect=True)
-async def test_an_unreachable_store_fails_closed_with_503_when_configured(unreachable_store: httpx.AsyncClient) -> None:
-    refused = await unreachable_store.post("/users", json={"username": "lena", "password": PASSWORD})
-    assert_problem(refused, 503)
-    assert refused.headers["retry-after"] == "1"
-    assert "ratelimit" not in refused.headers
+async def test_an_unreachable_store_fails_closed_with_503_when_configured(unreachable_store: UnreachableStore) -> None:
+    for n in range(2):  # in the pause after a failure, and after it (the store tried again)
+        refused = await unreachable_store.client.post("/users", json={"username": f"lena{n}", "password": PASSWORD})
+        assert_problem(refused, 503)
+        assert refused.headers["retry-after"] == "1"
+        assert "ratelimit" not in refused.headers
+        unreachable_store.clock.advance(RETRY_STORE_SECONDS)
     # Not rate limited: served as before.
-    assert (await unreachable_store.get("/healthz")).status_code == 200
+    assert (await unreachable_store.client.get("/healthz")).status_code == 200

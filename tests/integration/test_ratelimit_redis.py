@@ -5,17 +5,25 @@ worker that meets a window another one started learns when it ends."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from starlette.requests import Request
 
 from taskapi import runtime
-from taskapi.ratelimit import RateLimiter, reserve
+from taskapi.ratelimit import RETRY_STORE_SECONDS, RateLimiter, RateLimiterUnavailable, reserve
+from taskapi.testing.clock import ManualClock
+from taskapi.testing.faults import FaultyProxy
 from taskapi.testing.redis import key_prefix, redis_reachable, redis_url
 
 pytestmark = pytest.mark.anyio
+# Bounds a request that should have been answered long before: a limiter that does not give up on a
+# silent Redis fails its test instead of hanging it.
+HANG_SECONDS = 5.0
 
 
 @pytest.fixture
@@ -123,3 +131,95 @@ async def test_a_busy_keys_blocks_grow_with_its_rate(monkeypatch: pytest.MonkeyP
     # Blocks of the least size (100) would take at least 5,120 / (100 + 64) = 32 round trips; blocks sized
     # by the key's rate (what it uses in BLOCK_SECONDS) take far fewer.
     assert round_trips[0] <= 16, round_trips
+
+
+@pytest.fixture
+def redis_proxy() -> Iterator[FaultyProxy]:
+    """A proxy to the tests' Redis, forwarding until a test breaks it."""
+    url = redis_url()
+    if (why := redis_reachable(url)) is not None:
+        pytest.fail(f"the rate-limit tests need Redis at {url}: {why}", pytrace=False)
+    parts = urlsplit(url)
+    with FaultyProxy((parts.hostname or "127.0.0.1", parts.port or 6379)) as proxy:
+        yield proxy
+
+
+def through(
+    proxy: FaultyProxy,
+    *,
+    fail_open: bool = True,
+    clock: ManualClock | None = None,
+) -> RateLimiter:
+    return RateLimiter(
+        {"user": "40/minute"},
+        redis_url=f"async+redis://127.0.0.1:{proxy.port}/0",
+        key_prefix=key_prefix("faults"),
+        fail_open=fail_open,
+        clock=clock or ManualClock(),
+    )
+
+
+async def timed_hit(limiter: RateLimiter, key: str) -> tuple[int | None, float]:
+    """One request against a store that may not answer: its status (None when it went through without
+    being counted, the limiter having failed open; 503 when it failed closed) and how long it took."""
+    scope: dict[str, Any] = {"type": "http"}
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(limiter.hit(Request(scope), "user", key), HANG_SECONDS)
+        status = 200 if scope.get(runtime.RATE_LIMITS) else None
+    except RateLimiterUnavailable:
+        status = 503
+    return status, time.monotonic() - started
+
+
+async def test_an_unreachable_redis_is_left_alone_for_a_second_and_warned_about_once_a_minute(
+    redis_proxy: FaultyProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="taskapi.ratelimit")
+    clock = ManualClock()
+    limiter = through(redis_proxy, clock=clock)
+    redis_proxy.refuse()  # down, from the start
+
+    def warnings() -> list[str]:
+        return [
+            r.getMessage() for r in caplog.records if r.name == "taskapi.ratelimit" and r.levelno >= logging.WARNING
+        ]
+
+    def infos() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "taskapi.ratelimit" and r.levelno == logging.INFO]
+
+    await limiter.open()
+    try:
+        assert len(warnings()) == 1
+        assert warnings()[0].startswith("rate-limit store unreachable (")
+        assert warnings()[0].endswith("): serving without rate limits until it answers")
+        tried = redis_proxy.connections
+        # Within a second of the failure, requests go through uncounted, and Redis is not asked.
+        for _ in range(3):
+            assert (await timed_hit(limiter, "14"))[0] is None
+        clock.advance(RETRY_STORE_SECONDS - 0.001)
+        assert (await timed_hit(limiter, "14"))[0] is None
+        assert redis_proxy.connections == tried
+        # Then it is tried again (and fails again: no second warning within the minute).
+        clock.advance(0.001)
+        assert (await timed_hit(limiter, "14"))[0] is None
+        assert redis_proxy.connections > tried
+        for _ in range(58):
+            clock.advance(RETRY_STORE_SECONDS)
+            assert (await timed_hit(limiter, "14"))[0] is None
+        assert len(warnings()) == 1  # 59 s after the first one
+        clock.advance(RETRY_STORE_SECONDS)
+        assert (await timed_hit(limiter, "14"))[0] is None
+        assert len(warnings()) == 2  # a minute after it
+        assert infos()[-1].startswith("rate limits")  # nothing said about Redis answering yet
+        # Redis answers again: after the pause, the next request is counted, and an info line says so.
+        redis_proxy.forward()
+        clock.advance(RETRY_STORE_SECONDS)
+        assert (await timed_hit(limiter, "14"))[0] == 200
+        assert infos()[-1] == "rate-limit store reachable again after 61 failed attempt(s)"  # open, then 60 tries
+        assert (await timed_hit(limiter, "14"))[0] == 200
+        assert len([m for m in infos() if "reachable again" in m]) == 1
+        assert len(warnings()) == 2
+    finally:
+        redis_proxy.forward()
+        await limiter.close()
