@@ -19,11 +19,12 @@ The count gives the `RateLimit` field's `r`; the window's end, fixed for the win
 remembered per key, so `t` costs a second round trip only the first time a worker meets a window another
 started. bench/README.md has the measurements behind the choice.
 
-When the store fails (Redis down, a timeout), the limiter fails open by default: the request is served
-unlimited and without the RateLimit fields, one warning is logged (then at most one a minute while the
-store stays down), and the store is not asked again for a second; an info line says when it answers
-again. With TASKAPI_RATE_LIMIT_FAIL_OPEN=false it answers 503 with Retry-After instead. Either way, never
-a 500. Those intervals are measured on the limiter's `Clock` (tests move it by hand).
+When the store fails (Redis down, or no answer within REDIS_TIMEOUT_SECONDS for a round trip, retries
+of the Redis client included), the limiter fails open by default: the request is served unlimited and
+without the RateLimit fields, one warning is logged (then at most one a minute while the store stays
+down), and the store is not asked again for a second; an info line says when it answers again. With
+TASKAPI_RATE_LIMIT_FAIL_OPEN=false it answers 503 with Retry-After instead. Either way, never a 500. Those
+intervals are measured on the limiter's `Clock` (tests move it by hand).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ logger = logging.getLogger("taskapi.ratelimit")
 RETRY_STORE_SECONDS = 1.0
 # While the store stays down, one warning per this many seconds.
 WARN_EVERY_SECONDS = 60.0
-# Redis must answer within this (seconds), or the request goes on as the store had failed.
+# Redis must answer within this (seconds), or the request goes on as the store had failed: a bound on each
+# round trip as a whole (the Redis client's own timeouts apply per attempt, and it retries).
 REDIS_TIMEOUT_SECONDS = 0.5
 # Window ends and reserved blocks remembered per worker (a few hundred bytes each); past this the
 # expired ones are dropped.
@@ -138,6 +140,7 @@ class RateLimiter:
         redis_url: str | None = None,
         key_prefix: str = "taskapi",
         fail_open: bool = True,
+        timeout: float = REDIS_TIMEOUT_SECONDS,
         clock: Clock | None = None,
     ) -> None:
         self.policies = dict(policies)
@@ -146,6 +149,7 @@ class RateLimiter:
         self._redis_url = redis_url
         self._key_prefix = key_prefix
         self._fail_open = fail_open
+        self._timeout = timeout
         self._clock = clock or SystemClock()
         self._storage: Storage | None = None
         self._window_ends: dict[str, float] = {}
@@ -192,12 +196,12 @@ class RateLimiter:
             self._redis_url,
             key_prefix=self._key_prefix,
             wrap_exceptions=True,
-            connect_timeout=REDIS_TIMEOUT_SECONDS,
-            stream_timeout=REDIS_TIMEOUT_SECONDS,
+            connect_timeout=self._timeout,
+            stream_timeout=self._timeout,
         )
         assert isinstance(storage, Storage)  # noqa: S101 - an async+ URL gives an async storage
         self._storage = storage
-        if not await storage.check():
+        if not await self.store_ready():
             self._store_failed(ConnectionError(f"no answer from {_redacted(self._redis_url)}"))
 
     async def close(self) -> None:
@@ -217,7 +221,7 @@ class RateLimiter:
         if self._redis_url is None or self._storage is None:
             return None
         try:
-            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+            async with asyncio.timeout(self._timeout):
                 return bool(await self._storage.check())
         except Exception:
             return False
@@ -300,8 +304,9 @@ class RateLimiter:
         previous = self._blocks.get(key)
         try:
             amount = refill.waiting + reserve(policy.quota, 0.0 if previous is None else previous.rate(started))
-            total = await storage.incr(key, policy.window, amount=amount)
-            window_end = await self._window_end(storage, key, policy, total == amount, time.time())
+            async with asyncio.timeout(self._timeout):
+                total = await storage.incr(key, policy.window, amount=amount)
+                window_end = await self._window_end(storage, key, policy, total == amount, time.time())
         except Exception as exc:  # every waiting hit sees it, and fails open (or closed) on its own
             refill.done.set_exception(exc)
             return

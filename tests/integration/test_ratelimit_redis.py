@@ -15,7 +15,7 @@ import pytest
 from starlette.requests import Request
 
 from taskapi import runtime
-from taskapi.ratelimit import RETRY_STORE_SECONDS, RateLimiter, RateLimiterUnavailable, reserve
+from taskapi.ratelimit import REDIS_TIMEOUT_SECONDS, RETRY_STORE_SECONDS, RateLimiter, RateLimiterUnavailable, reserve
 from taskapi.testing.clock import ManualClock
 from taskapi.testing.faults import FaultyProxy
 from taskapi.testing.redis import key_prefix, redis_reachable, redis_url
@@ -148,6 +148,7 @@ def through(
     proxy: FaultyProxy,
     *,
     fail_open: bool = True,
+    timeout: float = REDIS_TIMEOUT_SECONDS,
     clock: ManualClock | None = None,
 ) -> RateLimiter:
     return RateLimiter(
@@ -155,6 +156,7 @@ def through(
         redis_url=f"async+redis://127.0.0.1:{proxy.port}/0",
         key_prefix=key_prefix("faults"),
         fail_open=fail_open,
+        timeout=timeout,
         clock=clock or ManualClock(),
     )
 
@@ -170,6 +172,50 @@ async def timed_hit(limiter: RateLimiter, key: str) -> tuple[int | None, float]:
     except RateLimiterUnavailable:
         status = 503
     return status, time.monotonic() - started
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("fail_open", [True, False], ids=["fails open", "fails closed"])
+async def test_a_redis_that_never_answers_is_given_up_on_within_the_timeout(
+    redis_proxy: FaultyProxy, fail_open: bool
+) -> None:
+    timeout = 0.2
+    clock = ManualClock()
+    limiter = through(redis_proxy, fail_open=fail_open, timeout=timeout, clock=clock)
+    await limiter.open()
+    try:
+        assert (await timed_hit(limiter, "13"))[0] == 200
+        redis_proxy.stall()  # connected, and from now on nothing comes back
+        status, took = await timed_hit(limiter, "13")
+        assert status == (None if fail_open else 503)
+        # The timeout bounds the round trip as a whole: the Redis client's own timeouts are per attempt,
+        # and it makes three.
+        assert timeout <= took < 2 * timeout, took
+        clock.advance(RETRY_STORE_SECONDS)
+        redis_proxy.forward()
+        assert (await timed_hit(limiter, "13"))[0] == 200
+    finally:
+        redis_proxy.forward()
+        await limiter.close()
+
+
+@pytest.mark.serial
+async def test_opening_on_a_redis_that_never_answers_takes_the_timeout(
+    redis_proxy: FaultyProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    limiter = through(redis_proxy, timeout=0.2)
+    redis_proxy.stall()
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(limiter.open(), HANG_SECONDS)
+        took = time.monotonic() - started
+        assert 0.2 <= took < 0.4, took
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1
+        assert warnings[0].startswith("rate-limit store unreachable")
+    finally:
+        redis_proxy.forward()
+        await limiter.close()
 
 
 async def test_an_unreachable_redis_is_left_alone_for_a_second_and_warned_about_once_a_minute(
