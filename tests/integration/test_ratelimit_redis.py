@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import coredis
 import pytest
 from starlette.requests import Request
 
@@ -131,6 +132,41 @@ async def test_a_busy_keys_blocks_grow_with_its_rate(monkeypatch: pytest.MonkeyP
     # Blocks of the least size (100) would take at least 5,120 / (100 + 64) = 32 round trips; blocks sized
     # by the key's rate (what it uses in BLOCK_SECONDS) take far fewer.
     assert round_trips[0] <= 16, round_trips
+
+
+async def keys_under(prefix: str) -> dict[str, int]:
+    """Every key in the tests' Redis that starts with `prefix`, and its count."""
+    client = coredis.Redis.from_url(redis_url(), decode_responses=True)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        return {key: int(await client.get(key) or 0) for key in keys}
+    finally:
+        client.connection_pool.disconnect()
+
+
+async def test_keys_in_redis_start_with_the_deployments_prefix(limiters: list[RateLimiter]) -> None:
+    first, _ = limiters
+    for _ in range(3):
+        await hit(first, "11")
+    prefix = first._key_prefix
+    assert await keys_under(prefix) == {f"{prefix}:user/40/1/minute/11": 3}
+
+
+async def test_deployments_with_other_prefixes_count_apart() -> None:
+    url = f"async+{redis_url()}"
+    one, other = key_prefix("deployment-one"), key_prefix("deployment-two")
+    made = [RateLimiter({"user": "3/minute"}, redis_url=url, key_prefix=prefix) for prefix in (one, one, other)]
+    for limiter in made:
+        await limiter.open()
+    try:
+        first, second_worker, elsewhere = made
+        assert [(await hit(first, "12"))[0] for _ in range(3)] == [200, 200, 200]
+        assert (await hit(second_worker, "12"))[0] == 429  # the same deployment: the quota is spent
+        status, state = await hit(elsewhere, "12")  # another deployment sharing the Redis: its own count
+        assert (status, state.remaining) == (200, 2)
+    finally:
+        for limiter in made:
+            await limiter.close()
 
 
 @pytest.fixture
