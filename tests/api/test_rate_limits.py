@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from taskapi.app import create_app
@@ -237,3 +238,28 @@ async def test_an_unreachable_store_fails_closed_with_503_when_configured(unreac
         unreachable_store.clock.advance(RETRY_STORE_SECONDS)
     # Not rate limited: served as before.
     assert (await unreachable_store.client.get("/healthz")).status_code == 200
+
+
+def rejections(exposition: str) -> dict[str, float]:
+    """`taskapi_rate_limit_rejections_total` by policy, from a Prometheus text exposition."""
+    return {
+        sample.labels["policy"]: sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == "taskapi_rate_limit_rejections_total"
+    }
+
+
+async def test_every_429_is_counted_by_the_policy_that_refused_it(
+    app: FastAPI, client: httpx.AsyncClient, alice: User
+) -> None:
+    async with client_at(app, "192.0.2.44") as other:
+        assert rejections((await other.get("/metrics")).text) == {}
+        statuses = [(await client.get("/tasks")).status_code for _ in range(7)]  # user: 4/minute
+        assert statuses == [200] * 4 + [429] * 3
+        for n in range(4):  # signup-client: 2/minute
+            await other.post("/users", json={"username": f"nora{n}", "password": PASSWORD})
+        for _ in range(4):  # login-username: 3/minute, counted before login-client's 5 are spent
+            await sign_in_attempt(other, alice.username)
+        exposition = (await other.get("/metrics")).text
+    assert rejections(exposition) == {"user": 3.0, "signup-client": 2.0, "login-username": 1.0}
