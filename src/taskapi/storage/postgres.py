@@ -183,6 +183,12 @@ class PostgresDatabase:
                 yield connection
             except _CLIENT_MISTAKES:  # an argument asyncpg cannot encode: a bug, not an outage
                 raise
+            except asyncio.CancelledError:
+                # Cancelled under a statement (a timeout such as readiness's, or shutdown): releasing would
+                # wait for the server to answer the cancelled statement, which a server that has stopped
+                # answering never does. Closed at once instead (the server rolls back what it holds).
+                _discard(connection)
+                raise
             except _UNREACHABLE as exc:  # the connection broke, or the server is going away
                 # Not back into the pool as it is: closed, it is replaced by a new one when next needed.
                 _discard(connection)
