@@ -13,13 +13,14 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from taskapi import asgi
 from taskapi.app import create_app
 from taskapi.generated import server
 from taskapi.settings import Settings
 from taskapi.testing.clock import ManualClock
 from taskapi.testing.databases import backend_under_test, execute, write_lock_held
 
-from .conftest import User, _client
+from .conftest import JWT_SECRET, User, _client
 from .problems import assert_problem
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
@@ -156,3 +157,27 @@ async def test_a_write_lock_held_by_another_process_is_503_and_nothing_written(
         assert await execute(database_url, "SELECT count(*) FROM tasks") == [(0,)]
         # The lock is gone: writes go through again.
         assert (await http.post("/tasks", json={"title": "now"})).status_code == 201
+
+
+async def test_metrics_off_measure_nothing_and_serve_an_empty_exposition(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TASKAPI_DATABASE_URL", database_url)
+    monkeypatch.setenv("TASKAPI_JWT_SECRET", JWT_SECRET)
+    monkeypatch.setenv("TASKAPI_RATE_LIMITS", '{"signup-client": "1/minute"}')
+    monkeypatch.setenv("TASKAPI_METRICS", "false")
+    application = asgi.app()  # what each worker of `taskapi serve` builds, from the environment
+    async with application.router.lifespan_context(application), _client(application) as http:
+        statuses = [
+            (await http.get("/healthz")).status_code,
+            (await http.get("/tasks")).status_code,
+            (await http.get("/no/such/path")).status_code,
+            (await http.post("/users", json={})).status_code,
+            (await http.post("/users", json={})).status_code,  # the sign-up limit: a rejection to count
+        ]
+        response = await http.get("/metrics")
+    assert statuses == [200, 401, 404, 422, 429]
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content == b""
+
