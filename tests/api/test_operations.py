@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -13,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from taskapi import asgi
+from taskapi import asgi, logs
 from taskapi.app import create_app
 from taskapi.generated import server
 from taskapi.settings import Settings
@@ -181,3 +182,43 @@ async def test_metrics_off_measure_nothing_and_serve_an_empty_exposition(
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert response.content == b""
 
+
+@pytest.fixture
+def own_log_sinks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's log sinks are `taskapi.logs`' module state: the test starts with none and no drops,
+    and the process's own are put back afterwards. No exit or SIGTERM hook is installed in the test run."""
+    monkeypatch.setattr(logs, "_sinks", {})
+    monkeypatch.setattr(logs, "_stdout_sink", None)
+    monkeypatch.setattr(logs, "_retired_drops", 0)
+    monkeypatch.setattr(logs, "_hooks_installed", True)
+
+
+async def test_the_dropped_lines_metric_is_what_the_log_dropped(
+    own_log_sinks: None, anonymous: httpx.AsyncClient
+) -> None:
+    async def scraped() -> float:
+        return samples((await anonymous.get("/metrics")).text)[("taskapi_log_lines_dropped_total", ())]
+
+    assert await scraped() == logs.dropped_lines() == 0
+    writing, released = threading.Event(), threading.Event()
+
+    def stalled(_data: bytes) -> None:  # a log nobody reads: the writer is stuck in its write
+        writing.set()
+        released.wait(30)
+
+    sink = logs.start_sink("stderr", 2, write=stalled)
+    try:
+        sink.put("taken by the writer\n")
+        assert writing.wait(10)
+        for n in range(7):  # two fit in the queue, five are dropped
+            sink.put(f"line {n}\n")
+        assert logs.dropped_lines() == 5
+        assert await scraped() == 5
+        for n in range(3):
+            sink.put(f"more {n}\n")
+        assert logs.dropped_lines() == 8
+        assert await scraped() == 8
+    finally:
+        released.set()
+        sink.close()
+    assert await scraped() == logs.dropped_lines() == 8  # written out at last: what was dropped stays counted
