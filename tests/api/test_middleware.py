@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable
 from datetime import datetime
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from taskapi import docs
 from taskapi.app import create_app
 from taskapi.settings import Settings
 from tests.api.conftest import User
@@ -100,6 +102,79 @@ async def test_cors_preflight_from_an_allowed_origin(cors_app: FastAPI) -> None:
         simple = await http.get("/healthz", headers={"Origin": "https://app.example"})
         assert simple.headers["access-control-allow-origin"] == "https://app.example"
         assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+
+
+# README (Production, CORS): what a page's script may send, and read.
+CORS_REQUEST_HEADERS = {"Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-ID"}
+CORS_EXPOSED = {
+    "ETag",
+    "Idempotent-Replayed",
+    "Location",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Request-ID",
+}
+# What browsers send without asking (the Fetch standard's CORS-safelisted request headers).
+SAFELISTED = {"Accept", "Accept-Language", "Content-Language", "Content-Type"}
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def spec_methods() -> set[str]:
+    """The methods of the spec's operations, read from openapi.yaml itself."""
+    paths = docs.spec_document()["paths"]
+    return {method.upper() for item in paths.values() for method in item if method in HTTP_METHODS}
+
+
+def listed(value: str) -> set[str]:
+    """A comma-separated field's members, lower-cased (field names are case-insensitive)."""
+    return {member.strip().lower() for member in value.split(",")}
+
+
+def preflight(http: httpx.AsyncClient, method: str, headers: str = "") -> Awaitable[httpx.Response]:
+    asked = {"Origin": "https://app.example", "Access-Control-Request-Method": method}
+    if headers:
+        asked["Access-Control-Request-Headers"] = headers
+    return http.options("/tasks/1", headers=asked)
+
+
+async def test_cors_preflights_allow_exactly_the_documented_headers_and_the_specs_methods(cors_app: FastAPI) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=cors_app), base_url="http://testserver") as http:
+        allowed = await preflight(http, "PATCH", ", ".join(sorted(CORS_REQUEST_HEADERS)))
+        assert allowed.status_code == 200, allowed.text
+        assert listed(allowed.headers["access-control-allow-headers"]) == listed(
+            ", ".join(CORS_REQUEST_HEADERS | SAFELISTED)
+        )
+        assert set(allowed.headers["access-control-allow-methods"].split(", ")) == spec_methods()
+        assert allowed.headers["access-control-max-age"] == "600"
+        assert "access-control-allow-credentials" not in allowed.headers
+        for method in spec_methods():
+            for header in CORS_REQUEST_HEADERS:
+                assert (await preflight(http, method, header.lower())).status_code == 200, (method, header)
+        for header in ("Cookie", "X-Api-Key", "RateLimit", "Prefer"):
+            assert (await preflight(http, "GET", header)).status_code == 400, header
+        for method in {"PUT", "TRACE", "QUERY"} - spec_methods():
+            assert (await preflight(http, method)).status_code == 400, method
+
+
+async def test_cors_responses_expose_exactly_the_documented_headers(cors_app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=cors_app)
+    async with (
+        cors_app.router.lifespan_context(cors_app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+    ):
+        origin = {"Origin": "https://app.example"}
+        health = await http.get("/healthz", headers=origin)
+        unauthorized = await http.get("/tasks", headers=origin)
+        invalid = await http.post("/users", headers=origin, json={})
+        assert (health.status_code, unauthorized.status_code, invalid.status_code) == (200, 401, 422)
+        assert "www-authenticate" in unauthorized.headers  # what the page's script may now read
+        assert "ratelimit" in invalid.headers
+        for response in (health, unauthorized, invalid):
+            assert response.headers["access-control-allow-origin"] == "https://app.example"
+            assert listed(response.headers["access-control-expose-headers"]) == listed(", ".join(CORS_EXPOSED))
+            assert "access-control-allow-credentials" not in response.headers
 
 
 async def test_no_cors_headers_unless_configured(anonymous: httpx.AsyncClient) -> None:
