@@ -14,6 +14,12 @@ from tests.api.problems import assert_problem, violations
 pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 
+def violations_400(response: httpx.Response) -> list[tuple[str, str]]:
+    """(location, parameter) of each entry of a 400's `errors` (a malformed header parameter)."""
+    body = assert_problem(response, 400)
+    return [(item["location"], item.get("parameter", "")) for item in body["errors"]]
+
+
 async def count_tasks(client: httpx.AsyncClient) -> int:
     return len((await client.get("/tasks", params={"limit": 100})).json()["items"])
 
@@ -201,3 +207,53 @@ async def test_nul_characters_are_refused_in_form_fields(anonymous: httpx.AsyncC
     form[field] = form[field][:3] + "\u0000" + form[field][3:]
     response = await anonymous.post("/auth/token", data=form)
     assert ("body", f"/{field}") in violations(response)
+
+
+async def changed_twice(client: httpx.AsyncClient) -> int:
+    """A task at version "3"; its id."""
+    task = (await client.post("/tasks", json={"title": "t"})).json()
+    for priority in (2, 3):
+        assert (await client.patch(f"/tasks/{task['id']}", json={"priority": priority})).status_code == 200
+    return int(task["id"])
+
+
+@pytest.mark.parametrize("lines", [['"1"', '"3"'], ['"3"', '"1"'], ['"1", "2"', 'W/"3"', '"3"']])
+async def test_if_match_on_several_lines_is_one_list(client: httpx.AsyncClient, lines: list[str]) -> None:
+    task_id = await changed_twice(client)
+    response = await client.patch(f"/tasks/{task_id}", json={"priority": 5}, headers=[("If-Match", v) for v in lines])
+    assert response.status_code == 200, response.text  # one line names the current version
+    assert response.headers["ETag"] == '"4"'
+
+
+async def test_if_match_lines_that_name_no_current_version_are_412(client: httpx.AsyncClient) -> None:
+    task_id = await changed_twice(client)
+    lines = [("If-Match", '"1"'), ("If-Match", 'W/"3"'), ("If-Match", '"2"')]
+    assert_problem(await client.patch(f"/tasks/{task_id}", json={"priority": 5}, headers=lines), 412)
+
+
+async def test_if_match_lines_that_are_no_list_together_are_400(client: httpx.AsyncClient) -> None:
+    task_id = await changed_twice(client)
+    lines = [("If-Match", '"3"'), ("If-Match", "*")]  # each well-formed alone; `"3", *` is not a list
+    assert violations_400(await client.delete(f"/tasks/{task_id}", headers=lines)) == [("header", "If-Match")]
+    assert (await client.get(f"/tasks/{task_id}")).status_code == 200
+
+
+@pytest.mark.parametrize("lines", [['"7"', '"1"'], ['"1"', 'W/"7"']])
+async def test_if_none_match_on_several_lines_is_one_list(client: httpx.AsyncClient, lines: list[str]) -> None:
+    task = (await client.post("/tasks", json={"title": "t"})).json()
+    response = await client.get(f"/tasks/{task['id']}", headers=[("If-None-Match", v) for v in lines])
+    assert response.status_code == 304
+
+
+async def test_an_idempotency_key_on_two_lines_is_a_key_with_a_space_which_is_400(client: httpx.AsyncClient) -> None:
+    lines = [("Idempotency-Key", "first-half"), ("Idempotency-Key", "second-half")]
+    response = await client.post("/tasks", json={"title": "t"}, headers=lines)
+    assert violations_400(response) == [("header", "Idempotency-Key")]
+    assert await count_tasks(client) == 0
+
+
+@pytest.mark.parametrize("number", ["1e99999999999999999999", "9" * 5000])
+async def test_parameters_too_large_to_convert_are_422(client: httpx.AsyncClient, number: str) -> None:
+    assert violations(await client.get(f"/tasks/{number}")) == [("path", "task_id")]
+    for name in ("limit", "priority", "cursor"):
+        assert violations(await client.get("/tasks", params={name: number})) == [("query", name)]
