@@ -99,7 +99,8 @@ def _metrics_directory(workers: int) -> Iterator[None]:
     try:
         yield
     finally:
-        if not given:
+        if not given:  # ours: gone with the run, and no longer named to anything started after it
+            os.environ.pop(MULTIPROCESS_DIR, None)
             shutil.rmtree(directory, ignore_errors=True)
 
 
