@@ -159,9 +159,9 @@ def reset(url: str) -> None:
 
 
 @contextmanager
-def write_lock_held(url: str) -> Iterator[None]:
-    """Hold the database's write lock on tasks from another connection until the block ends: SQLite's
-    file lock (BEGIN IMMEDIATE), or PostgreSQL's exclusive lock on the tasks table. Writers wait."""
+def write_lock_held(url: str, table: str = "tasks") -> Iterator[None]:
+    """Hold the database's write lock on `table` from another connection until the block ends: SQLite's
+    file lock (BEGIN IMMEDIATE: every table), or PostgreSQL's exclusive lock on that table. Writers wait."""
     parsed = DatabaseUrl.parse(url)
     if parsed.backend == "sqlite":
         holder = sqlite3.connect(parsed.sqlite_path, isolation_level=None)
@@ -179,7 +179,7 @@ def write_lock_held(url: str) -> Iterator[None]:
         connection = await asyncpg.connect(parsed.postgres_dsn, timeout=5)
         try:
             async with connection.transaction():
-                await connection.execute("LOCK TABLE tasks IN EXCLUSIVE MODE")
+                await connection.execute(f'LOCK TABLE "{table}" IN EXCLUSIVE MODE')
                 locked.set()
                 await asyncio.to_thread(release.wait)
         finally:
