@@ -1,5 +1,6 @@
 """Every operation answers, as the spec's problem document, the statuses it declares that no other part of
-the suite produces: 413, 414 and 431 (the app's request limits); 500 (an unexpected exception in its
+the suite produces for each: 413, 414 and 431 (the app's request limits); 415 (a body of another media
+type); 500 (an unexpected exception in its
 handler); 503 (a closed database, a rate limiter failing closed without its Redis, past the connection cap
 of `taskapi serve`'s protocol); 429 (a spent rate limit). The operations and what each declares come from
 the spec (`server.OPERATIONS`, codegen's model of openapi.yaml), not from a list kept here: a status the
@@ -97,6 +98,16 @@ async def test_header_fields_over_the_limit_are_431(client: httpx.AsyncClient, o
     method, path, body = request_of(op)
     padded = {"x-pad": "p" * LIMITS.max_header_bytes}
     assert_declared(await client.request(method, path, headers=padded, **body), op, 431)
+
+
+@pytest.mark.parametrize("op", declaring(415))
+async def test_a_body_of_another_media_type_is_415(client: httpx.AsyncClient, op: OperationInfo) -> None:
+    method, path, _ = request_of(op)
+    declared = MODEL[op.operation_id].body_media_type
+    assert declared is not None, f"{op.operation_id} declares 415 but takes no body"
+    response = await client.request(method, path, content=b"title=x", headers={"content-type": "text/plain"})
+    assert_declared(response, op, 415)
+    assert declared in response.json()["detail"]
 
 
 @pytest.mark.parametrize("op", declaring(500))
