@@ -12,7 +12,7 @@ from taskapi.settings import Settings
 from tests.api.conftest import JWT_SECRET, SignIn
 from tests.api.problems import assert_problem
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 WRITES = ["update", "complete", "delete"]
 

@@ -27,7 +27,7 @@ from taskapi.testing.redis import key_prefix, redis_reachable, redis_url
 from tests.api.conftest import JWT_SECRET, _client
 from tests.api.problems import assert_problem
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
 
 # Bounds a request that should have been answered long before: without it a readiness check that does
 # not time out would hang the test instead of failing it.

@@ -31,7 +31,7 @@ from taskapi.testing.databases import Databases, backend_under_test, execute, wr
 from taskapi.testing.liveserver import LiveServer, live_server
 from taskapi.testing.wire import Answer, Wire, request
 
-pytestmark = [pytest.mark.contract, pytest.mark.postgresql]
+pytestmark = [pytest.mark.contract, pytest.mark.postgresql, pytest.mark.xdist_group("idempotency_workers")]
 
 KEY = "Idempotency-Key"
 REPLAYED = "idempotent-replayed"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -92,22 +91,6 @@ def test_requests_pipelined_before_a_refused_one_are_answered_first(server: Live
         http.send(request("GET", "/healthz") * 20 + request("GET", "/tasks?" + "q" * MAX_URL))
         assert [http.answer().status for _ in range(21)] == [200] * 20 + [414]
         assert http.ends()
-
-
-def test_stock_uvicorn_refuses_the_same_requests_in_the_app(tmp_path: Path, databases: Databases) -> None:
-    """TASKAPI_HTTP_PROTOCOL=uvicorn: the app's own check answers what the protocol would have."""
-    too_long = {"Content-Type": "application/json", "Content-Length": str(MAX_BODY + 1)}
-    cases = [
-        (request("GET", "/tasks", {"X-Big": "b" * MAX_HEADER}), 431),
-        (request("GET", "/tasks?cursor=" + "1" * MAX_URL), 414),
-        (request("POST", "/users", too_long), 413),
-        (request("POST", "/users", {"Transfer-Encoding": "chunked"}, chunked(b"{" * 2 * MAX_BODY), length=False), 413),
-    ]
-    with limited_server(tmp_path / "stock", databases.migrated(), {"TASKAPI_HTTP_PROTOCOL": "uvicorn"}) as stock:
-        for raw, status in cases:
-            with Wire(stock.base_url) as http:
-                http.send(raw)
-                problem(http.answer(), status)
 
 
 def test_a_chunked_body_with_broken_framing_is_400(server: LiveServer) -> None:

@@ -20,7 +20,7 @@ from taskapi.testing.databases import Databases
 from taskapi.testing.liveserver import LiveServer, live_server
 from taskapi.testing.wire import Answer, Wire, chunked, request
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.xdist_group("stock_protocol")]
 
 MAX_HEADER, MAX_URL, MAX_BODY = LIMITS.max_header_bytes, LIMITS.max_url_bytes, LIMITS.max_body_bytes
 # The timeouts the single-write protocol would apply (short, so that three times them is quick to wait).
