@@ -23,7 +23,7 @@ from taskapi.settings import Settings
 from taskapi.storage import database_at
 from taskapi.testing.clock import ManualClock
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
+pytestmark = pytest.mark.anyio
 
 Answers = dict[tuple[str | None, int], dict[str, Any]]
 

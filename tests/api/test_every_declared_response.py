@@ -33,7 +33,7 @@ from tests.api.problems import assert_problem
 from tests.conftest import ROOT
 from tests.integration.test_serving import exchange, serving
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
+pytestmark = pytest.mark.anyio
 
 SPEC = load(ROOT / "openapi.yaml")
 MODEL = {op.operation_id: op for op in SPEC.operations}
@@ -129,6 +129,7 @@ async def test_an_unexpected_failure_in_the_handler_is_a_bare_500(
     assert any(record.exc_info and record.exc_info[1] is not None for record in caplog.records)  # the log has it
 
 
+@pytest.mark.postgresql  # the database's own way of being closed
 @pytest.mark.parametrize("op", declaring(503))
 async def test_a_closed_database_is_503(settings: Settings, clock: ManualClock, alice: User, op: OperationInfo) -> None:
     """As a request that arrives while the server shuts down meets it (tests/api/test_failures.py)."""

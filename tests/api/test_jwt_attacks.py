@@ -16,7 +16,7 @@ from taskapi.testing.clock import ManualClock
 from tests.api.conftest import JWT_SECRET, User
 from tests.api.problems import assert_problem
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
+pytestmark = pytest.mark.anyio
 
 
 def _b64(data: bytes) -> str:

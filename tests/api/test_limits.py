@@ -23,7 +23,7 @@ from taskapi.storage import database_at
 from tests.api.conftest import User
 from tests.api.problems import assert_problem, violations
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
+pytestmark = pytest.mark.anyio
 MAX_BODY = LIMITS.max_body_bytes
 
 

@@ -16,7 +16,7 @@ from taskapi.app import create_app
 from taskapi.settings import Settings
 from tests.api.conftest import User
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
+pytestmark = pytest.mark.anyio
 GENERATED = re.compile(r"[0-9a-f]{32}")
 
 

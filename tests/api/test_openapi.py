@@ -14,7 +14,7 @@ import yaml
 
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
+pytestmark = pytest.mark.anyio
 
 
 async def test_openapi_json_is_exactly_the_data_of_openapi_yaml(client: httpx.AsyncClient) -> None:

@@ -25,7 +25,7 @@ from taskapi.testing.clock import ManualClock
 from tests.api.conftest import JWT_SECRET, PASSWORD, SignIn, User
 from tests.api.problems import assert_problem
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
+pytestmark = pytest.mark.anyio
 
 # Small quotas, so that a test spends them in a few requests.
 LIMITS = {"login-client": "5/minute", "login-username": "3/minute", "signup-client": "2/minute", "user": "4/minute"}

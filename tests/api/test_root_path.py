@@ -15,7 +15,7 @@ from tests.api.conftest import User
 from tests.api.problems import assert_problem
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture

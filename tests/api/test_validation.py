@@ -11,7 +11,7 @@ import pytest
 
 from tests.api.problems import assert_problem, violations
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgresql]
+pytestmark = pytest.mark.anyio
 
 
 def violations_400(response: httpx.Response) -> list[tuple[str, str]]:
