@@ -20,8 +20,7 @@ from taskapi.testing.databases import Databases, backend_under_test, execute, lo
 from taskapi.testing.liveserver import LiveServer, live_server
 from tests.api.problems import assert_problem
 
-# The 1,000-create race and SIGTERM under load: the machine to themselves.
-pytestmark = [pytest.mark.contract, pytest.mark.postgresql, pytest.mark.serial]
+pytestmark = [pytest.mark.contract, pytest.mark.postgresql]
 WORKERS = 2
 CONNECTIONS = 64
 
@@ -65,6 +64,7 @@ async def bounded(jobs: list[Any]) -> list[Any]:
     return await asyncio.gather(*(one(job) for job in jobs))
 
 
+@pytest.mark.serial  # 64 connections at a time, two workers: the machine to itself
 def test_a_thousand_concurrent_creates_make_a_thousand_rows(server: LiveServer) -> None:
     username, password = random_credentials()
     token = sign_in(server.base_url, username, password)
@@ -165,6 +165,7 @@ def wait_until_blocked(server: LiveServer) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.serial  # the shutdown timeout, against the wall clock: the machine to itself
 @pytest.mark.parametrize("timeout", [2])
 def test_sigterm_gives_up_on_a_request_after_the_shutdown_timeout(
     tmp_path: Path, empty_database_url: str, timeout: int
