@@ -18,6 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from taskapi.testing.liveserver import RECORD_DIR_VARIABLE
 from tests.conftest import ROOT
 
 STEP = re.compile(r"<!-- guide: (?P<what>.+?) -->\n+```[a-z]*\n(?P<block>.*?)^```", re.MULTILINE | re.DOTALL)
@@ -95,8 +96,10 @@ def run(repo: Path, step: Step) -> str:
     fails = step.what == "run, fails"
     assert step.what in ("run", "run, fails"), f"unknown step: {step.what}"
     # Run as a developer would, not as part of an outer make (whose flags and level would leak in).
+    # Nor as part of this run's contract recording: the copy serves a spec of its own.
+    left_out = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", RECORD_DIR_VARIABLE, "TASKAPI_CONTRACT_RECORD_DIR")
     env = {
-        **{k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")},
+        **{k: v for k, v in os.environ.items() if k not in left_out},
         "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{repo}",  # the copy's taskapi, not this checkout's
         "PATH": f"{repo / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
     }
