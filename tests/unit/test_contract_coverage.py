@@ -115,6 +115,21 @@ def test_undeclared_statuses_are_listed_prominently(tmp_path: Path, capsys: pyte
     assert gated == 1
 
 
+def test_an_operation_the_spec_does_not_have_fails_the_undeclared_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_recording(tmp_path / "rec", [("archiveTask", 204, 2, {}, {})])
+    status, report, md = run(tmp_path, "--spec", small_spec(tmp_path), "--recordings", tmp_path / "rec")
+    assert status == 0
+    assert report["unknown_operations"] == [{"operation": "archiveTask", "status": 204, "count": 2}]
+    assert "## Operations the spec does not have" in md
+    gated, _, _ = run(
+        tmp_path, "--spec", small_spec(tmp_path), "--recordings", tmp_path / "rec", "--fail-on-undeclared"
+    )
+    assert gated == 1
+    assert "undeclared operation: archiveTask answered 204" in capsys.readouterr().err
+
+
 def everything_declared() -> list[Answer]:
     """A run that produced every declared response of the real spec, with every declared header."""
     return [

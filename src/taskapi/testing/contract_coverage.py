@@ -416,6 +416,9 @@ def failures(report: dict[str, Any], *, undeclared: bool = False) -> list[str]:
     lines += [f"stale waiver: {w['operation']} {w['status']} was produced" for w in report["waivers"]["stale"]]
     if undeclared:
         lines += [f"undeclared status: {u['operation']} answered {u['status']}" for u in report["undeclared"]]
+        lines += [
+            f"undeclared operation: {u['operation']} answered {u['status']}" for u in report["unknown_operations"]
+        ]
     return lines
 
 
@@ -436,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         "--fail-on-missing", action="store_true", help="exit 1 on unwaived missing responses and bad waivers"
     )
     parser.add_argument(
-        "--fail-on-undeclared", action="store_true", help="exit 1 on statuses the spec does not declare"
+        "--fail-on-undeclared",
+        action="store_true",
+        help="exit 1 on statuses the spec does not declare, and on operations it does not have",
     )
     args = parser.parse_args(argv)
     if not (args.recordings or args.wfc or args.har):
