@@ -141,7 +141,7 @@ test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, the backend's on PostgreSQ
 # exit status 5 (nothing selected) is no failure: a leg may have no serial test.
 test-leg: $(STAMP) $(NPM_STAMP)
 	$(LEG_ENV) $(PYTEST) tests --ignore=tests/outage -m "$(if $(MARKERS),$(MARKERS) and )not serial" \
-		-n $(XDIST_WORKERS) --dist loadgroup $(PYTEST_ARGS) --junitxml=$(JUNIT)/$(LEG).xml
+		-n $(XDIST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS) --junitxml=$(JUNIT)/$(LEG).xml
 	$(LEG_ENV) $(PYTEST) tests --ignore=tests/outage -m "$(if $(MARKERS),$(MARKERS) and )serial" \
 		$(PYTEST_ARGS) $(if $(findstring --cov,$(PYTEST_ARGS)),--cov-append) --junitxml=$(JUNIT)/$(LEG)-serial.xml \
 		|| [ $$? = 5 ]

@@ -21,6 +21,13 @@ def pytest_report_header() -> str:
     return f"taskapi test backend: {backend_under_test()}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow` first, then the rest, each in collection order: make test hands them out in this
+    order (`--no-loadscope-reorder`), so the long ones start while the short ones can still fill the other
+    worker, and no run ends with one long test on one worker and nothing on the other."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def setting_variables() -> frozenset[str]:
     """The environment variables `Settings()` reads (`TASKAPI_DATABASE_URL`, …)."""
     return frozenset(f"TASKAPI_{name.upper()}" for name in Settings.model_fields)

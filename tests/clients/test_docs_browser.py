@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from taskapi.testing.contract import random_credentials, sign_in
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("docs_browser")]
+pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("docs_browser"), pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "build" / "browser"

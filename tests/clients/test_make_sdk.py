@@ -14,7 +14,7 @@ from codegen.sdk import SPEC
 from tests.clients.conftest import Sdks
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("sdk")]
+pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("sdk"), pytest.mark.slow]
 
 
 def make_sdk(*args: str) -> subprocess.CompletedProcess[str]:

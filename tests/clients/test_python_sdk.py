@@ -13,7 +13,7 @@ import pytest
 from tests.clients.conftest import Sdks
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("sdk")]
+pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("sdk"), pytest.mark.slow]
 
 SCENARIO = Path(__file__).with_name("python_scenario.py")
 

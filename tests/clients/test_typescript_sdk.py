@@ -16,7 +16,7 @@ from codegen.sdk import NODE_BIN
 from tests.clients.conftest import Sdks
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("sdk")]
+pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("sdk"), pytest.mark.slow]
 
 PROGRAM = Path(__file__).with_name("typescript")
 

@@ -87,6 +87,7 @@ def test_a_thousand_concurrent_creates_make_a_thousand_rows(server: LiveServer) 
     ]
 
 
+@pytest.mark.slow
 def test_concurrent_patches_of_one_task_never_tear(server: LiveServer) -> None:
     token = sign_in(server.base_url, *random_credentials())
     states = [{"title": f"state {n}", "description": f"written by patch {n}", "priority": n % 5 + 1} for n in range(50)]
@@ -106,6 +107,7 @@ def test_concurrent_patches_of_one_task_never_tear(server: LiveServer) -> None:
         assert {k: response.json()[k] for k in ("title", "description", "priority")} in states
 
 
+@pytest.mark.slow
 def test_sigterm_during_writes_finishes_what_it_started_and_cuts_nothing_off(doomed: LiveServer) -> None:
     """Every request either got its 201 and is stored, or was refused and is not stored: unread by a
     server that had stopped (a transport error), or answered 503 (a problem document with Retry-After) by

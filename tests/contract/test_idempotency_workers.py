@@ -31,7 +31,12 @@ from taskapi.testing.databases import Databases, backend_under_test, execute, wr
 from taskapi.testing.liveserver import LiveServer, live_server
 from taskapi.testing.wire import Answer, Wire, request
 
-pytestmark = [pytest.mark.contract, pytest.mark.postgresql, pytest.mark.xdist_group("idempotency_workers")]
+pytestmark = [
+    pytest.mark.contract,
+    pytest.mark.postgresql,
+    pytest.mark.xdist_group("idempotency_workers"),
+    pytest.mark.slow,
+]
 
 KEY = "Idempotency-Key"
 REPLAYED = "idempotent-replayed"

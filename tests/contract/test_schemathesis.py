@@ -31,7 +31,7 @@ REPORT_DIR = ROOT / "build" / "contract" / backend_under_test()
 # What TASKAPI_REQUIRE_IF_MATCH changes: the writes of a task, and the create their links start from.
 WRITES = ("createTask", "updateTask", "completeTask", "deleteTask")
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.slow]
 
 
 def make_contract(

@@ -12,7 +12,7 @@ from tests.hostile.conftest import PASSWORD, User
 from tests.hostile.documented import assert_documented
 from tests.hostile.state import DatabaseState
 
-pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile")]
+pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile"), pytest.mark.slow]
 TASK = b'{"title": "must not be stored"}'
 MULTIPART = (
     b'--XX\r\nContent-Disposition: form-data; name="title"\r\n\r\nmust not be stored\r\n--XX--\r\n',

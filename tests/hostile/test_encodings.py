@@ -11,7 +11,7 @@ from tests.hostile.conftest import User
 from tests.hostile.documented import assert_documented, with_body
 from tests.hostile.state import DatabaseState
 
-pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile")]
+pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile"), pytest.mark.slow]
 
 # JSON task bodies, and the status each must get: 422 when the JSON is well-formed UTF-8 but the value
 # is not acceptable text, 400 when the bytes are not UTF-8 or not JSON.

@@ -18,7 +18,7 @@ from tests.hostile.conftest import JWT_SECRET, User
 from tests.hostile.documented import LIMITS, REQUEST_ID, assert_documented
 from tests.hostile.state import DatabaseState
 
-pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile")]
+pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile"), pytest.mark.slow]
 MAX_HEADER = LIMITS["max_header_bytes"]
 NEW_TASK = b'{"title": "must not be stored"}'
 

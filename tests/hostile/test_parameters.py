@@ -11,7 +11,7 @@ from tests.hostile.conftest import User
 from tests.hostile.documented import LIMITS, assert_documented
 from tests.hostile.state import DatabaseState
 
-pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile")]
+pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile"), pytest.mark.slow]
 MAX_URL = LIMITS["max_url_bytes"]
 
 QUERIES = {

@@ -15,7 +15,7 @@ from tests.hostile.conftest import User
 from tests.hostile.documented import assert_documented
 from tests.hostile.state import DatabaseState
 
-pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile")]
+pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile"), pytest.mark.slow]
 
 
 def smuggled(user: User) -> bytes:

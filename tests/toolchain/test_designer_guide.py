@@ -18,6 +18,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from taskapi.testing.liveserver import RECORD_DIR_VARIABLE
 from tests.conftest import ROOT
 
@@ -128,6 +130,7 @@ def test_the_guide_has_every_kind_of_step() -> None:
     assert kinds[-1] == "run"
 
 
+@pytest.mark.slow
 def test_the_worked_example_works_on_a_copy_of_the_repository(tmp_path: Path) -> None:
     repo = copy_of_the_repository(tmp_path / "repo")
     last_output: str | None = None

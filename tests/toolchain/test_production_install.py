@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -149,6 +150,7 @@ def test_make_lock_reproduces_the_locks(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.slow
 def test_make_install_prod_serves_with_the_runtime_lock_alone(tmp_path: Path) -> None:
     venv, dist = tmp_path / "venv", tmp_path / "dist"
     # The checkout's own wheels (`make install-prod` there) are left as they are.
