@@ -38,6 +38,9 @@ from taskapi.ratelimit import Unlimited
 from taskapi.storage import Database
 from tests.conftest import ROOT
 
+# The module renders each input once (a module fixture): one xdist group, one worker.
+pytestmark = pytest.mark.xdist_group("codegen")
+
 GENERATED = Path("src") / "taskapi" / "generated"
 _names = itertools.count()
 

@@ -16,6 +16,9 @@ from codegen.spec import parse_yaml
 
 from tests.conftest import ROOT
 
+# The module lints every mutated spec in one Redocly run (a module fixture): one xdist group, one worker.
+pytestmark = pytest.mark.xdist_group("spec_lint")
+
 Mutation = Callable[[dict[str, Any]], None]
 
 
