@@ -25,9 +25,9 @@ pytestmark = pytest.mark.contract
 
 PASSWORD = "a long enough password"
 ATTEMPTS = 3  # sign-ins one username may make per window
-WINDOW = 6  # seconds: long enough for the attempts below, short enough to wait out
+WINDOW = 4  # seconds: long enough for the attempts below, short enough to wait out
 LIMIT = re.compile(r'"login-client";r=(\d+);t=(\d+), "login-username";r=(\d+);t=(\d+)')
-POLICY = '"login-client";q=1000;w=60, "login-username";q=3;w=6'
+POLICY = '"login-client";q=1000;w=60, "login-username";q=3;w=4'
 
 
 @pytest.fixture(scope="module")
