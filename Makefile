@@ -136,15 +136,12 @@ test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, the backend's on PostgreSQ
 	$(PY) -m taskapi.testing.contract_coverage --recordings $(RECORDINGS) --waivers tests/contract_coverage_waivers.yaml \
 		--out build/contract-coverage --fail-on-missing --fail-on-undeclared
 
-# One leg of make test on one backend: the tests that may share the machine, XDIST_WORKERS at a time,
-# then those marked `serial`, alone. MARKERS narrows both (the PostgreSQL leg: `postgresql`). pytest's
-# exit status 5 (nothing selected) is no failure: a leg may have no serial test.
+# One leg of make test on one backend: its tests XDIST_WORKERS at a time, those marked `serial` alone
+# (tests/alone.py: while one runs, the other worker waits), the long ones (`slow`) handed out first and the
+# serial ones last. MARKERS narrows the leg (the PostgreSQL leg: `postgresql`).
 test-leg: $(STAMP) $(NPM_STAMP)
-	$(LEG_ENV) $(PYTEST) tests --ignore=tests/outage -m "$(if $(MARKERS),$(MARKERS) and )not serial" \
+	$(LEG_ENV) $(PYTEST) tests --ignore=tests/outage $(if $(MARKERS),-m "$(MARKERS)") \
 		-n $(XDIST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS) --junitxml=$(JUNIT)/$(LEG).xml
-	$(LEG_ENV) $(PYTEST) tests --ignore=tests/outage -m "$(if $(MARKERS),$(MARKERS) and )serial" \
-		$(PYTEST_ARGS) $(if $(findstring --cov,$(PYTEST_ARGS)),--cov-append) --junitxml=$(JUNIT)/$(LEG)-serial.xml \
-		|| [ $$? = 5 ]
 
 test-postgres: $(STAMP) $(NPM_STAMP) ## the tests whose backend matters (marked postgresql) on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
 	@$(MAKE) --no-print-directory test-leg LEG=postgresql MARKERS=postgresql LEG_ENV="TASKAPI_TEST_BACKEND=postgresql" \

@@ -13,6 +13,7 @@ from taskapi.settings import Settings
 from taskapi.storage.migrate import upgrade
 from taskapi.testing.databases import Databases, backend_under_test, postgres_reachable, reset
 from taskapi.testing.liveserver import recording_settings
+from tests import alone
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,11 +22,31 @@ def pytest_report_header() -> str:
     return f"taskapi test backend: {backend_under_test()}"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked `slow` first, then the rest, each in collection order: make test hands them out in this
-    order (`--no-loadscope-reorder`), so the long ones start while the short ones can still fill the other
-    worker, and no run ends with one long test on one worker and nothing on the other."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The tests marked `slow` first, then the rest, then those marked `serial`, each in collection order:
+    make test hands them out in this order (`--no-loadscope-reorder`), so the long ones start while the
+    short ones can still fill the other worker, and the ones that run alone (tests/alone.py) come when
+    little is left to wait for them. The serial ones are one xdist group: one worker runs them in turn,
+    with the servers they share."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("serial") is not None:
+            return 2
+        return 0 if item.get_closest_marker("slow") is not None else 1
+
+    for item in items:
+        if item.get_closest_marker("serial") is not None:
+            item.add_marker(pytest.mark.xdist_group("serial"))
+    items.sort(key=rank)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Each test holds the machine while it runs, fixtures included: alone if it is marked `serial`, with the
+    others' tests if not (tests/alone.py; nothing is locked outside pytest-xdist)."""
+    with alone.turn(alone=item.get_closest_marker("serial") is not None):
+        return (yield)
 
 
 def setting_variables() -> frozenset[str]:
