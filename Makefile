@@ -36,6 +36,9 @@ ENSURE_CHROMIUM = @test -x /usr/bin/chromium || { echo "installing chromium (Deb
 COVERAGE_ARGS := --cov --cov-report= --cov-fail-under=0
 # make test runs the tests that may share the machine this many at a time (pytest-xdist).
 XDIST_WORKERS ?= 2
+# Python's bytecode caches, and pytest's of its rewritten test modules, are written: a shell that sets
+# PYTHONDONTWRITEBYTECODE would have every test process and live server compile them again.
+unexport PYTHONDONTWRITEBYTECODE
 # Where the servers of make test record what they answer, for the contract coverage report.
 RECORDINGS := build/contract-coverage/recordings
 
