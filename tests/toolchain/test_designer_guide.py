@@ -99,9 +99,11 @@ def run(repo: Path, step: Step) -> str:
     assert step.what in ("run", "run, fails"), f"unknown step: {step.what}"
     # Run as a developer would, not as part of an outer make (whose flags and level would leak in).
     # Nor as part of this run's contract recording: the copy serves a spec of its own.
+    # Nor measured by this run's coverage (patch = subprocess): the copy's code is not this checkout's, so
+    # the tracer would record nothing and only slow every command down.
     left_out = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", RECORD_DIR_VARIABLE, "TASKAPI_CONTRACT_RECORD_DIR")
     env = {
-        **{k: v for k, v in os.environ.items() if k not in left_out},
+        **{k: v for k, v in os.environ.items() if k not in left_out and not k.startswith("COVERAGE_PROCESS_")},
         "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{repo}",  # the copy's taskapi, not this checkout's
         "PATH": f"{repo / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
     }
