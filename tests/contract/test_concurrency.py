@@ -25,15 +25,17 @@ WORKERS = 2
 CONNECTIONS = 64
 
 
-def two_workers(workdir: Path, database_url: str) -> AbstractContextManager[LiveServer]:
+def two_workers(workdir: Path, database_url: str, *, measured: bool = True) -> AbstractContextManager[LiveServer]:
     # At info level the log shows uvicorn's shutdown steps, should a test here fail.
-    return live_server(workdir, database_url=database_url, workers=WORKERS, env={"TASKAPI_LOG_LEVEL": "info"})
+    env = {"TASKAPI_LOG_LEVEL": "info"}
+    return live_server(workdir, database_url=database_url, workers=WORKERS, env=env, measured=measured)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[LiveServer]:
-    """Shared by the tests that leave it running."""
-    with two_workers(tmp_path_factory.mktemp("server"), databases.migrated()) as running:
+    """Shared by the tests that leave it running: load, on paths the API tests measure (untraced, it runs
+    at the speed it would in production)."""
+    with two_workers(tmp_path_factory.mktemp("server"), databases.migrated(), measured=False) as running:
         yield running
 
 

@@ -247,14 +247,19 @@ def live_server(
     checkout: Path | None = None,
     stdout: int | None = None,
     stderr: int | None = None,
+    measured: bool = True,
 ) -> Iterator[LiveServer]:
     """Bring a database (default: a new SQLite file in `workdir`) to the newest migration, serve it with
     `taskapi serve` (`args` added to its command line), yield the server; stop it on exit. `checkout` serves
     another build of taskapi instead of this one: a checkout with its own `.venv`, migrated and served by
-    its own code (the benchmark's baseline). `stdout` and `stderr` are as `server_process()` takes them."""
+    its own code (the benchmark's baseline). `stdout` and `stderr` are as `server_process()` takes them.
+    `measured=False`: a server under load, whose paths other tests measure, runs without the coverage
+    tracer a test run passes down to its subprocesses (it would run at half speed)."""
     workdir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{workdir / 'taskapi.db'}"
     environment = taskapi_environment(url, env)
+    if not measured:
+        environment = {name: value for name, value in environment.items() if not name.startswith("COVERAGE_PROCESS_")}
     python = str(checkout / ".venv" / "bin" / "python") if checkout else sys.executable
     cli = [python, "-m", "taskapi.cli"]
     common: dict[str, Any] = {
