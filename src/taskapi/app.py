@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -55,6 +55,17 @@ async def purge_idempotency_keys(db: Database, clock: Clock, *, every: float) ->
             continue
         if purged:
             logger.info("purged %d expired idempotency key(s)", purged, extra={"fields": {"purged": purged}})
+
+
+def cors_request_headers(operations: Iterable[runtime.OperationInfo]) -> list[str]:
+    """The request headers a browser may send, from the spec: every header parameter, `Authorization` of the
+    secured operations, `Content-Type` of the bodies, and the request id a client may set."""
+    return sorted({name for op in operations for name in op.request_headers} | {"Content-Type", REQUEST_ID})
+
+
+def cors_response_headers(operations: Iterable[runtime.OperationInfo]) -> list[str]:
+    """The response headers a browser may read, from the spec: every one a response declares."""
+    return sorted({name for op in operations for headers in op.responses.values() for name in headers})
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -150,17 +161,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             allow_origins=settings.cors_origins,
             allow_credentials=False,
             allow_methods=sorted({op.method for op in server.OPERATIONS}),
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", REQUEST_ID],
-            expose_headers=[
-                "ETag",
-                "Idempotent-Replayed",
-                "Location",
-                "RateLimit",
-                "RateLimit-Policy",
-                "Retry-After",
-                "WWW-Authenticate",
-                REQUEST_ID,
-            ],
+            allow_headers=cors_request_headers(server.OPERATIONS),
+            expose_headers=cors_response_headers(server.OPERATIONS),
             max_age=600,
         )
     # Added last, so outermost: ids and the access log cover CORS preflights and error pages too.

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Awaitable
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -104,21 +105,44 @@ async def test_cors_preflight_from_an_allowed_origin(cors_app: FastAPI) -> None:
         assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
 
 
-# README (Production, CORS): what a page's script may send, and read.
-CORS_REQUEST_HEADERS = {"Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-ID"}
-CORS_EXPOSED = {
-    "ETag",
-    "Idempotent-Replayed",
-    "Location",
-    "RateLimit",
-    "RateLimit-Policy",
-    "Retry-After",
-    "WWW-Authenticate",
-    "X-Request-ID",
-}
-# What browsers send without asking (the Fetch standard's CORS-safelisted request headers).
 SAFELISTED = {"Accept", "Accept-Language", "Content-Language", "Content-Type"}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _resolved(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = document
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def spec_request_headers() -> set[str]:
+    """README (Production, CORS): what a page's script may send, read from openapi.yaml itself: every header
+    parameter, Authorization (the operations are secured by bearer schemes), Content-Type and X-Request-ID."""
+    document = docs.spec_document()
+    names = {"Authorization", "Content-Type", "X-Request-ID"}
+    for item in document["paths"].values():
+        for operation in [item, *(item[m] for m in item if m in HTTP_METHODS)]:
+            for parameter in operation.get("parameters", []):
+                resolved = _resolved(document, parameter)
+                if resolved["in"] == "header":
+                    names.add(resolved["name"])
+    return names
+
+
+def spec_response_headers() -> set[str]:
+    """What a page's script may read: every header a response of openapi.yaml declares."""
+    document = docs.spec_document()
+    return {
+        name
+        for item in document["paths"].values()
+        for method in item
+        if method in HTTP_METHODS
+        for response in item[method]["responses"].values()
+        for name in _resolved(document, response).get("headers", {})
+    }
 
 
 def spec_methods() -> set[str]:
@@ -141,16 +165,16 @@ def preflight(http: httpx.AsyncClient, method: str, headers: str = "") -> Awaita
 
 async def test_cors_preflights_allow_exactly_the_documented_headers_and_the_specs_methods(cors_app: FastAPI) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=cors_app), base_url="http://testserver") as http:
-        allowed = await preflight(http, "PATCH", ", ".join(sorted(CORS_REQUEST_HEADERS)))
+        allowed = await preflight(http, "PATCH", ", ".join(sorted(spec_request_headers())))
         assert allowed.status_code == 200, allowed.text
         assert listed(allowed.headers["access-control-allow-headers"]) == listed(
-            ", ".join(CORS_REQUEST_HEADERS | SAFELISTED)
+            ", ".join(spec_request_headers() | SAFELISTED)
         )
         assert set(allowed.headers["access-control-allow-methods"].split(", ")) == spec_methods()
         assert allowed.headers["access-control-max-age"] == "600"
         assert "access-control-allow-credentials" not in allowed.headers
         for method in spec_methods():
-            for header in CORS_REQUEST_HEADERS:
+            for header in spec_request_headers():
                 assert (await preflight(http, method, header.lower())).status_code == 200, (method, header)
         for header in ("Cookie", "X-Api-Key", "RateLimit", "Prefer"):
             assert (await preflight(http, "GET", header)).status_code == 400, header
@@ -173,7 +197,9 @@ async def test_cors_responses_expose_exactly_the_documented_headers(cors_app: Fa
         assert "ratelimit" in invalid.headers
         for response in (health, unauthorized, invalid):
             assert response.headers["access-control-allow-origin"] == "https://app.example"
-            assert listed(response.headers["access-control-expose-headers"]) == listed(", ".join(CORS_EXPOSED))
+            assert listed(response.headers["access-control-expose-headers"]) == listed(
+                ", ".join(spec_response_headers())
+            )
             assert "access-control-allow-credentials" not in response.headers
 
 
