@@ -6,12 +6,12 @@
   to send a fresh key per request, so that is what the run sends; malformed keys go out as generated
   (400). Replays, reuse with another body and keys in flight are tested on the live server in
   tests/contract/test_idempotency.py.
-- In the coverage phase only, a precondition header (`If-Match`, `If-None-Match`) that the spec's own
-  pattern refuses, in a case Schemathesis generated as *valid*, is left out. Schemathesis 4's coverage
-  phase builds header values from letters and digits only, so it cannot make an entity tag (`"3"`),
-  and it sends `If-Match: 0` as valid data; the server rightly answers 400. The fuzzing and stateful
-  phases generate real entity tags and are left alone, as are cases generated as invalid. How many
-  headers were left out is printed at the end of the run.
+- In the coverage phase only, a header parameter whose value the spec's own pattern for it refuses, in a
+  case Schemathesis generated as *valid*, is left out. Schemathesis 4's coverage phase builds header values
+  from letters and digits only, so it cannot make an entity tag (`"3"`), say, and it sends `If-Match: 0`
+  as valid data; the server rightly answers 400. The header parameters and their patterns are read from
+  the spec, per operation. The fuzzing and stateful phases generate values that match and are left alone,
+  as are cases generated as invalid. How many headers were left out is printed at the end of the run.
 """
 
 from __future__ import annotations
@@ -28,16 +28,37 @@ import schemathesis
 import yaml
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
-PRECONDITIONS = {"If-Match": "IfMatch", "If-None-Match": "IfNoneMatch"}
 _left_out: list[str] = []
 
 
 @cache
-def _pattern(component: str) -> re.Pattern[str]:
-    """The pattern of a header parameter of the spec (the copy shipped in the package, byte for byte
-    openapi.yaml)."""
-    spec = yaml.safe_load((files("taskapi.generated") / "openapi.yaml").read_text(encoding="utf-8"))
-    return re.compile(spec["components"]["parameters"][component]["schema"]["pattern"])
+def _spec() -> dict[str, Any]:
+    """The spec (the copy shipped in the package, byte for byte openapi.yaml)."""
+    document: dict[str, Any] = yaml.safe_load((files("taskapi.generated") / "openapi.yaml").read_text(encoding="utf-8"))
+    return document
+
+
+def _resolved(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = _spec()
+        for part in str(node["$ref"])[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+@cache
+def _header_patterns(method: str, path: str) -> dict[str, re.Pattern[str]]:
+    """The header parameters of an operation that have a pattern, by lower-case name, with it."""
+    item = _spec()["paths"].get(path, {})
+    operation = item.get(method.lower(), {})
+    patterns: dict[str, re.Pattern[str]] = {}
+    for node in [*item.get("parameters", []), *operation.get("parameters", [])]:
+        parameter = _resolved(node)
+        pattern = _resolved(parameter.get("schema", {})).get("pattern")
+        if parameter.get("in") == "header" and isinstance(pattern, str):
+            patterns[str(parameter["name"]).lower()] = re.compile(pattern)
+    return patterns
 
 
 def _report() -> None:
@@ -51,19 +72,21 @@ def _report() -> None:
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, **kwargs: Any) -> None:
-    """A key of its own for each create with a well-formed key; no unsendable 'valid' preconditions."""
+    """A key of its own for each create with a well-formed key; no unsendable 'valid' header parameters."""
     headers = case.headers
     if not headers:
         return
+    patterns = _header_patterns(case.operation.method, case.operation.path)
     key = headers.get(IDEMPOTENCY_KEY)
-    if isinstance(key, str) and _pattern("IdempotencyKey").fullmatch(key):
+    pattern = patterns.get(IDEMPOTENCY_KEY.lower())
+    if isinstance(key, str) and pattern is not None and pattern.search(key):
         headers[IDEMPOTENCY_KEY] = str(uuid.uuid4())
     meta = case.meta
     if meta is None or meta.phase.name != "coverage" or not meta.generation.mode.is_positive:
         return
-    for name, component in PRECONDITIONS.items():
-        value = headers.get(name)
-        if isinstance(value, str) and not _pattern(component).fullmatch(value):
+    for name in list(headers):
+        value, pattern = headers[name], patterns.get(name.lower())
+        if isinstance(value, str) and pattern is not None and not pattern.search(value):
             if not _left_out:
                 atexit.register(_report)
             _left_out.append(f"{name}: {value}")
