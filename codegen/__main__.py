@@ -5,6 +5,8 @@ tests use one), whose pyproject.toml configures the model generator and ruff."""
 from __future__ import annotations
 
 import argparse
+import pprint
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +22,12 @@ SPEC = "openapi.yaml"
 OUT = Path("src") / "taskapi" / "generated"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MODELS_DOCSTRING = '"""Pydantic models of the spec\'s schemas and of each operation\'s parameters."""'
+VALIDATION_DOCSTRING = (
+    '"""The spec\'s schemas, unabridged, as the server validates requests against them (runtime.validation):\n'
+    'components.schemas and each operation\'s parameters, by name, referring to one another as `#/$defs/<name>`."""'
+)
+# A warning as Python prints it: `<file>:<line>: <Category>Warning: <message>`.
+_WARNING = re.compile(r"^\S+:\d+: (\w*Warning): (.+)$", re.MULTILINE)
 HEADER = "# DO NOT EDIT. Generated from openapi.yaml by codegen/ (`make generate`); `make check` fails when stale.\n"
 
 
@@ -28,11 +36,13 @@ def render(spec: Spec, spec_bytes: bytes, root: Path = ROOT) -> dict[str, bytes]
     with tempfile.TemporaryDirectory() as tmp:
         models = _models(spec, Path(tmp), root)
         server = _server(spec, Path(tmp), root)
+        validation = _validation(spec, Path(tmp), root)
     init = HEADER + '"""Code generated from openapi.yaml: models, operations and the spec itself."""\n'
     return {
         "__init__.py": init.encode(),
         "models.py": models.encode(),
         "server.py": server.encode(),
+        "validation.py": validation.encode(),
         "openapi.yaml": spec_bytes,
     }
 
@@ -41,10 +51,13 @@ def _models(spec: Spec, tmp: Path, root: Path) -> str:
     source = tmp / "openapi.models.yaml"
     source.write_text(yaml.safe_dump(spec.models_document(), sort_keys=False, allow_unicode=True), encoding="utf-8")
     target = tmp / "models.py"
-    # Options live in pyproject.toml [tool.datamodel-codegen]; it is read from the working directory.
-    subprocess.run(
+    # Options live in pyproject.toml [tool.datamodel-codegen]; it is read from the working directory. Every
+    # warning is shown (-W always) and fails generation: the generator warns when it drops a keyword.
+    generated = subprocess.run(
         [
             sys.executable,
+            "-W",
+            "always",
             "-m",
             "datamodel_code_generator",
             "--input",
@@ -55,7 +68,25 @@ def _models(spec: Spec, tmp: Path, root: Path) -> str:
             HEADER.strip() + "\n" + MODELS_DOCSTRING,
         ],
         cwd=root,
-        check=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    warnings = sorted(set(_WARNING.findall(generated.stderr)))
+    if warnings or generated.returncode != 0:
+        said = [f"{category}: {message}" for category, message in warnings] or generated.stderr.strip().splitlines()[
+            -1:
+        ]
+        raise SpecError("the model generator (datamodel-code-generator) " + "; ".join(said or ["failed"]))
+    return _ruff(target, root)
+
+
+def _validation(spec: Spec, tmp: Path, root: Path) -> str:
+    target = tmp / "validation.py"
+    definitions = pprint.pformat(spec.validation_definitions(), width=110, sort_dicts=False)
+    target.write_text(
+        f"{HEADER}{VALIDATION_DOCSTRING}\n\nfrom typing import Any\n\nDEFINITIONS: dict[str, Any] = {definitions}\n",
+        encoding="utf-8",
     )
     return _ruff(target, root)
 
@@ -130,10 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     spec_path, out = root / SPEC, root / OUT
     try:
         spec = load(spec_path)
+        wanted = render(spec, spec_path.read_bytes(), root)
     except SpecError as exc:
-        print(f"codegen: {SPEC}: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"codegen: {SPEC}: {problem}", file=sys.stderr)
+        if len(exc.problems) > 1:
+            print(f"codegen: {SPEC}: {len(exc.problems)} problems; nothing was generated", file=sys.stderr)
         return 2
-    wanted = render(spec, spec_path.read_bytes(), root)
     present = {p.name for p in out.iterdir() if p.is_file()} if out.is_dir() else set()
     stale = sorted(name for name, data in wanted.items() if not _same(out / name, data))
     extra = sorted(present - set(wanted))

@@ -51,8 +51,21 @@ SUPPORTED_KEYWORDS = frozenset(
         "writeOnly",
     }
 )
-# Keywords that the generated glue checks itself, on the top level of a request body only.
-BODY_ONLY_KEYWORDS = frozenset({"minProperties", "maxProperties"})
+# Keywords that constrain values without changing their shape: the validator of the spec's schemas
+# (runtime.validation) enforces them, anywhere; the models, which only convert, are generated without them.
+VALIDATION_ONLY_KEYWORDS = frozenset(
+    {
+        "uniqueItems",
+        "minProperties",
+        "maxProperties",
+        "not",
+        "contains",
+        "minContains",
+        "maxContains",
+        "dependentRequired",
+        "propertyNames",
+    }
+)
 
 PARAMETER_TYPES = frozenset({"integer", "number", "string", "boolean"})
 JSON = "application/json"
@@ -85,7 +98,16 @@ AUTHORIZATION = "Authorization"
 
 
 class SpecError(Exception):
-    """The spec asks for something the generators cannot enforce."""
+    """The spec asks for something the generators cannot enforce: every such place, one per line."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def pointer(*parts: str | int) -> str:
+    """A JSON pointer (RFC 6901) into the document, as a URI fragment: `#/components/schemas/Task`."""
+    return "#" + "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 @dataclass(frozen=True)
@@ -205,8 +227,6 @@ class Operation:
     security: tuple[str, ...]
     body_model: str | None
     body_media_type: str | None
-    body_min_properties: int | None
-    body_max_properties: int | None
     responses: tuple[SuccessResponse, ...]
     error_statuses: tuple[int, ...]
     rate_limits: tuple[RateLimit, ...] = ()
@@ -324,7 +344,11 @@ class Spec:
                 schema = resolver.resolve({"$ref": f"#/components/schemas/{name}"})
                 required = set(schema.get("required", []))
                 fields = tuple(
-                    ShapeField(prop, annotation(sub, f"{name}.{prop}"), prop in required)
+                    ShapeField(
+                        prop,
+                        annotation(sub, pointer("components", "schemas", name, "properties", prop)),
+                        prop in required,
+                    )
                     for prop, sub in schema.get("properties", {}).items()
                 )
                 del shapes[name]  # defined after the shapes it refers to
@@ -345,15 +369,17 @@ class Spec:
             types = [declared] if isinstance(declared, str) else list(declared or [])
             nullable = "null" in types
             types = [t for t in types if t != "null"]
-            if len(types) != 1 or types[0] not in _PYTHON_TYPES:
-                raise SpecError(f"{where}: a response shape needs one JSON type (and optionally null)")
-            json_type = types[0]
-            if json_type == "array":
-                base = f"list[{annotation(node.get('items', {}), where + '[]')}]"
-            elif json_type == "string" and node.get("format") == "date-time":
-                base = "datetime"
-            else:
-                base = _PYTHON_TYPES[json_type]
+            if not types or any(t not in _PYTHON_TYPES for t in types):
+                raise SpecError(f"{where}: a response shape needs a JSON type (or a list of them)")
+            parts = []
+            for json_type in types:
+                if json_type == "array":
+                    parts.append(f"list[{annotation(node.get('items', {}), where + '/items')}]")
+                elif json_type == "string" and node.get("format") == "date-time":
+                    parts.append("datetime")
+                else:
+                    parts.append(_PYTHON_TYPES[json_type])
+            base = " | ".join(parts)
             return f"{base} | None" if nullable else base
 
         for op in self.operations:
@@ -362,15 +388,15 @@ class Spec:
                     visit(response.body_model)
         return [shape for shape in shapes.values() if shape is not None]
 
-    def models_document(self) -> dict[str, Any]:
-        """The spec plus one object schema per operation's parameters, for the model generator."""
-        doc = copy.deepcopy(self.document)
-        schemas: dict[str, Any] = doc.setdefault("components", {}).setdefault("schemas", {})
+    def parameter_schemas(self) -> dict[str, dict[str, Any]]:
+        """One object schema per operation with parameters, by its model's name: the parameters by name."""
+        schemas: dict[str, dict[str, Any]] = {}
+        existing = self.document.get("components", {}).get("schemas", {})
         for op in self.operations:
             name = op.params_model
             if name is None:
                 continue
-            if name in schemas:
+            if name in existing:
                 raise SpecError(f"{op.operation_id}: components.schemas.{name} clashes with its parameter model")
             schemas[name] = {
                 "type": "object",
@@ -379,7 +405,78 @@ class Spec:
                 "required": [p.name for p in op.parameters if p.required],
                 "properties": {p.name: p.schema for p in op.parameters},
             }
+        return schemas
+
+    def models_document(self) -> dict[str, Any]:
+        """The spec plus one object schema per operation's parameters, for the model generator; each schema
+        as the models take it (`for_models`): the validator (`validation_definitions`) enforces the rest."""
+        doc = copy.deepcopy(self.document)
+        schemas: dict[str, Any] = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(copy.deepcopy(self.parameter_schemas()))
+        for name in list(schemas):
+            schemas[name] = for_models(schemas[name])
         return doc
+
+    def validation_definitions(self) -> dict[str, Any]:
+        """The schemas the server validates requests against, by name (components.schemas and the
+        parameter objects), referring to one another as `#/$defs/<name>`: the spec's own, unabridged."""
+        definitions = {**self.document.get("components", {}).get("schemas", {}), **self.parameter_schemas()}
+        return {name: _rebased(schema) for name, schema in definitions.items()}
+
+
+# Formats whose models convert the string for the handler (datetime, date, time, UUID): the validator checks
+# the string first, strictly, so what pydantic's types would refuse of a string that passed is nothing, and
+# what they would drop (a pattern, a length) is the validator's.
+CONVERTED_FORMATS = frozenset({"date-time", "date", "time", "uuid"})
+_STRING_KEYWORDS = ("pattern", "minLength", "maxLength")
+COMPONENT_SCHEMAS = "#/components/schemas/"
+
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMAS = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
+
+
+def for_models(schema: Any) -> Any:
+    """A schema as the model generator takes it: without the keywords only the validator enforces, a string
+    of a converted format without the string keywords the generator would drop with a warning, and any
+    other format a plain string (pydantic's `EmailStr` needs a package of its own, `AnyUrl` rewrites the
+    value). The validator (`Spec.validation_definitions`) enforces the schema as the spec has it."""
+    if not isinstance(schema, dict):
+        return schema
+    result: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in VALIDATION_ONLY_KEYWORDS:
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            result[key] = {name: for_models(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            result[key] = [for_models(sub) for sub in value]
+        elif key in _SUBSCHEMAS:
+            result[key] = for_models(value)
+        else:
+            result[key] = value
+    fmt = result.get("format")
+    if isinstance(fmt, str):
+        if fmt in CONVERTED_FORMATS:
+            for key in _STRING_KEYWORDS:
+                result.pop(key, None)
+        else:
+            del result["format"]
+    return result
+
+
+def _rebased(node: Any) -> Any:
+    """`node` with its references to components.schemas made references to `$defs`."""
+    if isinstance(node, list):
+        return [_rebased(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {key: _rebased(value) for key, value in node.items()}
+    ref = result.get("$ref")
+    if isinstance(ref, str) and ref.startswith(COMPONENT_SCHEMAS):
+        result["$ref"] = "#/$defs/" + ref[len(COMPONENT_SCHEMAS) :]
+    return result
 
 
 _PYTHON_TYPES = {
@@ -421,27 +518,34 @@ def load_document(document: Any, source: str) -> Spec:
     spec = Spec(document=document)
     resolver = Resolver(document)
     schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
-    nested = {ref.rsplit("/", 1)[1] for ref in _refs(schemas)}
     schemes = _bearer_schemes(document)
     default_security = document.get("security", [])
     seen_ids: set[str] = set()
+    # Every refusal of the document, reported together: one run names them all.
+    problems: list[str] = []
+    for name, schema in schemas.items():
+        _check_schema(schema, pointer("components", "schemas", name), problems)
     for path_template, path_item in document.get("paths", {}).items():
         shared = path_item.get("parameters", [])
         for method in HTTP_METHODS:
             raw = path_item.get(method)
             if raw is None:
                 continue
-            op = _operation(path_template, method, raw, shared, resolver, _security(raw, default_security, schemes))
+            try:
+                security = _security(raw, default_security, schemes)
+                op = _operation(path_template, method, raw, shared, resolver, security, problems)
+            except SpecError as exc:
+                problems.extend(exc.problems)
+                continue
             if op.operation_id in seen_ids:
-                raise SpecError(f"operationId {op.operation_id} is used twice")
+                problems.append(f"operationId {op.operation_id} is used twice")
             seen_ids.add(op.operation_id)
             spec.operations.append(op)
+    if problems:
+        raise SpecError(*problems)
     spec.limits = _limits(document, spec.operations)
     spec.rate_limit_policies = _rate_limit_policies(document)
     spec.operations = [_with_rate_limits(op, document, spec.rate_limit_policies, resolver) for op in spec.operations]
-    bodies = {op.body_model for op in spec.operations}
-    for name, schema in schemas.items():
-        _check_schema(schema, f"components.schemas.{name}", resolver, body_top=name in bodies and name not in nested)
     spec.constant_headers  # noqa: B018 - checks that every response declares them (SpecError otherwise)
     return spec
 
@@ -579,15 +683,6 @@ def _responses_by_place(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-        return own + [ref for value in node.values() for ref in _refs(value)]
-    if isinstance(node, list):
-        return [ref for value in node for ref in _refs(value)]
-    return []
-
-
 class Resolver:
     """Follows a document's local `$ref`s (`#/components/...`); other references are refused."""
 
@@ -616,26 +711,31 @@ class Resolver:
         return ref.rsplit("/", 1)[1]
 
 
-def _check_schema(schema: Any, where: str, resolver: Resolver, *, body_top: bool = False) -> None:
+def _check_schema(schema: Any, where: str, problems: list[str]) -> None:
+    """Add to `problems` every place under `schema` (at the JSON pointer `where`) that uses a keyword the
+    generated server cannot honour."""
     if isinstance(schema, bool):
         return
     if not isinstance(schema, dict):
-        raise SpecError(f"{where}: a schema must be an object")
-    allowed = SUPPORTED_KEYWORDS | (BODY_ONLY_KEYWORDS if body_top else frozenset())
-    unknown = sorted(set(schema) - allowed)
+        problems.append(f"{where}: a schema must be an object")
+        return
+    unknown = sorted(set(schema) - SUPPORTED_KEYWORDS - VALIDATION_ONLY_KEYWORDS)
     if unknown:
-        raise SpecError(
+        problems.append(
             f"{where}: the generated server cannot enforce {', '.join(unknown)}; "
             "express the rule with supported keywords or extend codegen/"
         )
-    for key in ("properties",):
-        for name, sub in schema.get(key, {}).items():
-            _check_schema(sub, f"{where}.{key}.{name}", resolver)
+    for name, sub in schema.get("properties", {}).items():
+        _check_schema(sub, f"{where}/properties/{_escaped(name)}", problems)
     for key in ("items", "additionalProperties"):
         if isinstance(schema.get(key), dict):
-            _check_schema(schema[key], f"{where}.{key}", resolver)
+            _check_schema(schema[key], f"{where}/{key}", problems)
     for index, sub in enumerate(schema.get("allOf", [])):
-        _check_schema(sub, f"{where}.allOf[{index}]", resolver)
+        _check_schema(sub, f"{where}/allOf/{index}", problems)
+
+
+def _escaped(part: str) -> str:
+    return pointer(part)[2:]
 
 
 def _operation(
@@ -645,6 +745,7 @@ def _operation(
     shared: list[dict[str, Any]],
     resolver: Resolver,
     security: tuple[str, ...],
+    problems: list[str],
 ) -> Operation:
     operation_id = raw.get("operationId")
     if not isinstance(operation_id, str) or not re.fullmatch(r"[a-z][A-Za-z0-9]*", operation_id):
@@ -654,19 +755,29 @@ def _operation(
     if len(tags) != 1:
         raise SpecError(f"{where}: needs exactly one tag (handlers are grouped by tag)")
 
-    by_key: dict[tuple[str, str], dict[str, Any]] = {}
-    for item in [*shared, *raw.get("parameters", [])]:
+    by_key: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+    own = raw.get("parameters", [])
+    places = [
+        *((item, pointer("paths", path, "parameters", index)) for index, item in enumerate(shared)),
+        *((item, pointer("paths", path, method, "parameters", index)) for index, item in enumerate(own)),
+    ]
+    for item, place in places:
         param = resolver.resolve(item)
-        by_key[(param["name"], param["in"])] = param
-    parameters = tuple(_parameter(p, where, resolver) for p in by_key.values())
+        ref = item.get("$ref")
+        by_key[(param["name"], param["in"])] = (param, ref if isinstance(ref, str) else place)
+    found: list[Parameter] = []
+    for param, place in by_key.values():
+        try:
+            found.append(_parameter(param, where, resolver, place, problems))
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    parameters = tuple(found)
     names = [p.python_name for p in parameters]
     if len(set(names)) != len(names):
         raise SpecError(f"{where}: two parameters share the Python name in {names}")
 
     body_model: str | None = None
     body_media_type: str | None = None
-    min_props: int | None = None
-    max_props: int | None = None
     if "requestBody" in raw:
         body = resolver.resolve(raw["requestBody"])
         content = body.get("content", {})
@@ -676,11 +787,8 @@ def _operation(
         schema_node = media["schema"]
         body_model = resolver.ref_name(schema_node, f"{where}.requestBody")
         target = resolver.resolve(schema_node)
-        _check_schema(target, f"{where}.requestBody", resolver, body_top=True)
         if body_media_type == FORM:
             _check_form(target, where, resolver)
-        min_props = target.get("minProperties")
-        max_props = target.get("maxProperties")
 
     responses: list[SuccessResponse] = []
     errors: list[int] = []
@@ -711,8 +819,6 @@ def _operation(
         security=security,
         body_model=body_model,
         body_media_type=body_media_type,
-        body_min_properties=min_props,
-        body_max_properties=max_props,
         responses=tuple(responses),
         error_statuses=tuple(errors),
         declared_responses=tuple(declared),
@@ -726,14 +832,14 @@ def _check_form(schema: dict[str, Any], where: str, resolver: Resolver) -> None:
             raise SpecError(f"{where}: form field {name} must be a string")
 
 
-def _parameter(param: dict[str, Any], where: str, resolver: Resolver) -> Parameter:
+def _parameter(param: dict[str, Any], where: str, resolver: Resolver, place: str, problems: list[str]) -> Parameter:
     name, location = param["name"], param["in"]
     if location not in ("path", "query", "header"):
         raise SpecError(f"{where}: parameter {name} is in {location}; only path, query and header are supported")
     if param.get("style") not in (None, "simple", "form") or param.get("explode") is False:
         raise SpecError(f"{where}: parameter {name} uses a style the generated parser does not support")
     schema = param.get("schema", {})
-    _check_schema(schema, f"{where}.parameters.{name}", resolver)
+    _check_schema(schema, f"{place}/schema", problems)
     json_type = resolver.resolve(schema).get("type")
     if json_type not in PARAMETER_TYPES:
         raise SpecError(f"{where}: parameter {name} must be a scalar ({', '.join(sorted(PARAMETER_TYPES))})")

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from taskapi import runtime
 
-from . import models
+from . import models, validation
 
 
 class TaskDict(TypedDict):
@@ -741,6 +741,18 @@ def build_operations(
         OPERATIONS,
     )
     runtime.require_authenticator(security)
+    # The spec's own schemas of the bodies and parameters, compiled once; the models convert what they admit.
+    validators = runtime.Validators(validation.DEFINITIONS)
+    list_tasks_params = validators["ListTasksParams"]
+    create_task_params = validators["CreateTaskParams"]
+    create_task_body = validators["TaskCreate"]
+    get_task_params = validators["GetTaskParams"]
+    delete_task_params = validators["DeleteTaskParams"]
+    update_task_params = validators["UpdateTaskParams"]
+    update_task_body = validators["TaskUpdate"]
+    complete_task_params = validators["CompleteTaskParams"]
+    create_user_body = validators["UserCreate"]
+    create_token_body = validators["PasswordGrant"]
 
     async def list_tasks(request: Request) -> Response:
         principal = await security.authenticate_bearer(runtime.bearer_token(request))
@@ -748,6 +760,7 @@ def build_operations(
         await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.ListTasksParams,
+            list_tasks_params,
             (
                 ("limit", "query", "integer", request.query_params.getlist("limit")),
                 ("cursor", "query", "string", request.query_params.getlist("cursor")),
@@ -764,13 +777,13 @@ def build_operations(
         await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.CreateTaskParams,
+            create_task_params,
             (("Idempotency-Key", "header", "string", runtime.header_parameter(request, "Idempotency-Key")),),
         )
         body = runtime.validate_body(
             models.TaskCreate,
             await runtime.read_json_body(request, "application/json"),
-            min_properties=None,
-            max_properties=None,
+            create_task_body,
         )
         result = await tasks.create_task(principal, params, body)
         return result.render(request.scope.get("root_path", ""))
@@ -781,6 +794,7 @@ def build_operations(
         await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.GetTaskParams,
+            get_task_params,
             (
                 ("task_id", "path", "integer", request.path_params.get("task_id")),
                 ("If-None-Match", "header", "string", runtime.header_parameter(request, "If-None-Match")),
@@ -795,6 +809,7 @@ def build_operations(
         await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.DeleteTaskParams,
+            delete_task_params,
             (
                 ("task_id", "path", "integer", request.path_params.get("task_id")),
                 ("If-Match", "header", "string", runtime.header_parameter(request, "If-Match")),
@@ -809,6 +824,7 @@ def build_operations(
         await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.UpdateTaskParams,
+            update_task_params,
             (
                 ("task_id", "path", "integer", request.path_params.get("task_id")),
                 ("If-Match", "header", "string", runtime.header_parameter(request, "If-Match")),
@@ -817,8 +833,7 @@ def build_operations(
         body = runtime.validate_body(
             models.TaskUpdate,
             await runtime.read_json_body(request, "application/json"),
-            min_properties=1,
-            max_properties=None,
+            update_task_body,
         )
         result = await tasks.update_task(principal, params, body)
         return result.render(request.scope.get("root_path", ""))
@@ -829,6 +844,7 @@ def build_operations(
         await limiter.hit(request, "user", limiter.user_key(principal))
         params = runtime.parse_parameters(
             models.CompleteTaskParams,
+            complete_task_params,
             (
                 ("task_id", "path", "integer", request.path_params.get("task_id")),
                 ("If-Match", "header", "string", runtime.header_parameter(request, "If-Match")),
@@ -842,8 +858,7 @@ def build_operations(
         body = runtime.validate_body(
             models.UserCreate,
             await runtime.read_json_body(request, "application/json"),
-            min_properties=None,
-            max_properties=None,
+            create_user_body,
         )
         result = await users.create_user(body)
         return result.render(request.scope.get("root_path", ""))
@@ -860,8 +875,7 @@ def build_operations(
         body = runtime.validate_body(
             models.PasswordGrant,
             await runtime.read_form_body(request),
-            min_properties=None,
-            max_properties=None,
+            create_token_body,
         )
         await limiter.hit(request, "login-username", body.username)
         result = await auth.create_token(body)

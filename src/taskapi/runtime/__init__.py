@@ -3,7 +3,8 @@ taskapi code that `taskapi.generated` imports (besides Starlette and Pydantic).
 
 - `routing`: `Dispatch`, the middleware that matches requests to the spec's operations (405 + Allow), by
   `Routes`, which the contract recorder matches with too;
-- `requests`: bodies (JSON, forms), text parameters, the bearer token, validation by the generated models;
+- `requests`: bodies (JSON, forms), text parameters, the bearer token;
+- `validation`: the spec's own schemas, which every body and parameter is validated against;
 - `responses`: rendering the generated response types;
 - `ratelimits`: the `RateLimiter` the glue awaits, `TooManyRequests` (429), the `RateLimit` fields;
 - `errors`: `HttpError` and the refusals above, which the application renders as problem+json.
@@ -50,6 +51,7 @@ from taskapi.runtime.routing import (
     require_handlers,
     route_path,
 )
+from taskapi.runtime.validation import SchemaValidator, Validators
 
 __all__ = [
     "OPERATION_ID",
@@ -72,8 +74,10 @@ __all__ = [
     "PolicyState",
     "RateLimiter",
     "Routes",
+    "SchemaValidator",
     "TooManyRequests",
     "UnsupportedMediaType",
+    "Validators",
     "bearer_token",
     "client_address",
     "empty_response",

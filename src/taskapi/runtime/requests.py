@@ -1,5 +1,6 @@
 """Reading a request as the spec declares it: bodies decoded (JSON or form), text parameters parsed per
-their JSON type, both validated by the generated models, and the bearer token taken from its header.
+their JSON type, both validated against the spec's schemas (`validation`) and converted by the generated
+models, and the bearer token taken from its header.
 
 Every parameter, form field and JSON member the spec declares holds one value (codegen accepts scalar
 parameters only), so one given twice is ambiguous: 422 naming it, wherever it is (`repeated`).
@@ -25,6 +26,7 @@ from taskapi.runtime.errors import (
     MissingCredentials,
     UnsupportedMediaType,
 )
+from taskapi.runtime.validation import SchemaValidator
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 FORM = "application/x-www-form-urlencoded"
@@ -198,27 +200,40 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def validate_body(
-    model: type[ModelT], data: Any, *, min_properties: int | None = None, max_properties: int | None = None
-) -> ModelT:
-    """Validate a decoded body against its generated model (and the spec's object-size rules)."""
-    errors: list[dict[str, Any]] = []
-    if isinstance(data, dict):
-        if min_properties is not None and len(data) < min_properties:
-            errors.append(
-                {"type": "too_short", "loc": ("body",), "msg": f"The body needs at least {min_properties} properties"}
-            )
-        if max_properties is not None and len(data) > max_properties:
-            errors.append(
-                {"type": "too_long", "loc": ("body",), "msg": f"The body takes at most {max_properties} properties"}
-            )
+def _violations(schema: SchemaValidator, instance: Any, *location: str | int) -> list[dict[str, Any]]:
+    """`schema.violations()`; a number too large to convert (which no validator takes) is reported alone."""
     try:
-        result = model.model_validate(data)
-    except ValidationError as exc:
-        errors.extend(_located(exc, lambda loc: ("body", *loc)))
+        return schema.violations(instance, *location)
+    except ValueError:
+        found = _out_of_range(instance, location)
+        if not found:
+            raise
+        return found
+
+
+def _out_of_range(instance: Any, location: tuple[str | int, ...]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    pending: list[tuple[tuple[str | int, ...], Any]] = [(location, instance)]
+    while pending:
+        path, value = pending.pop()
+        if value is _HUGE:
+            found.append({"type": "number_too_large", "loc": path, "msg": "Is a number too large to convert"})
+        elif isinstance(value, dict):
+            pending.extend(((*path, name), member) for name, member in value.items())
+        elif isinstance(value, list):
+            pending.extend(((*path, index), item) for index, item in enumerate(value))
+    return found
+
+
+def validate_body(model: type[ModelT], data: Any, schema: SchemaValidator) -> ModelT:
+    """Validate a decoded body against the spec's schema, then convert it with its generated model."""
+    errors = _violations(schema, data, "body")
     if errors:
         raise InvalidRequest(errors)
-    return result
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(_located(exc, lambda loc: ("body", *loc))) from None
 
 
 _INVALID = object()
@@ -234,8 +249,11 @@ def _parse_text(json_type: str, text: str) -> Any:
     return text
 
 
-def parse_parameters(model: type[ModelT], raw: Iterable[tuple[str, str, str, str | list[str] | None]]) -> ModelT:
-    """Parse text parameters per their JSON type, then validate them against the operation's model.
+def parse_parameters(
+    model: type[ModelT], schema: SchemaValidator, raw: Iterable[tuple[str, str, str, str | list[str] | None]]
+) -> ModelT:
+    """Parse text parameters per their JSON type, validate them against the spec's schema of the
+    operation's parameters, then convert them with the operation's model.
 
     `raw` holds (name, location, JSON type, text) for each declared parameter: the text is None when
     absent, and for a query parameter every value the query string gives (none, one, or a repeat, which
@@ -260,17 +278,21 @@ def parse_parameters(model: type[ModelT], raw: Iterable[tuple[str, str, str, str
             )
         else:
             values[name] = value
-    try:
-        result = model.model_validate(values)
-    except ValidationError as exc:
-        unparsed = {error["loc"][1] for error in errors}
-        located = _located(exc, lambda loc: (locations[str(loc[0])], *loc))
-        errors.extend(error for error in located if error["loc"][1] not in unparsed)
-    if errors:
-        if any(error["loc"][0] == "header" for error in errors):
-            raise MalformedHeader(errors)
-        raise InvalidRequest(errors)
-    return result
+    unparsed = {error["loc"][1] for error in errors}
+    violations = _violations(schema, values)
+    errors.extend(
+        {**error, "loc": (locations[str(error["loc"][0])], *error["loc"])}
+        for error in violations
+        if error["loc"][0] not in unparsed
+    )
+    if not errors:
+        try:
+            return model.model_validate(values)
+        except ValidationError as exc:
+            errors = _located(exc, lambda loc: (locations[str(loc[0])], *loc))
+    if any(error["loc"][0] == "header" for error in errors):
+        raise MalformedHeader(errors)
+    raise InvalidRequest(errors)
 
 
 def header_parameter(request: Request, name: str) -> str | None:
