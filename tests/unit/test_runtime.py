@@ -339,3 +339,25 @@ def test_what_the_schema_admits_and_the_model_refuses_is_still_refused() -> None
 def test_a_validator_failure_that_is_no_large_number_is_not_hidden() -> None:
     with pytest.raises(ValueError, match="Unsupported type"):
         runtime.validate_body(models.TaskCreate, {"title": object()}, SCHEMAS["TaskCreate"])
+
+
+def test_text_no_validator_takes_is_refused_where_it_is() -> None:
+    with pytest.raises(runtime.InvalidRequest) as exc:
+        runtime.validate_body(models.TaskCreate, {"title": "\ud800", "description": "ok"}, SCHEMAS["TaskCreate"])
+    assert exc.value.errors == [
+        {"type": "string_unicode", "loc": ("body", "title"), "msg": "Is not valid Unicode (a lone surrogate)"}
+    ]
+    with pytest.raises(runtime.InvalidRequest) as exc:
+        runtime.validate_body(models.TaskCreate, {"title": "t", "\udc00": 1}, SCHEMAS["TaskCreate"])
+    assert _locs(exc) == [("body",)]
+
+
+def test_a_document_nested_past_the_validator_is_judged_by_the_model() -> None:
+    data = asyncio.run(
+        runtime.read_json_body(
+            _body_request(b'{"title": "t", "priority": ' + b"[" * 500 + b"]" * 500 + b"}", "application/json")
+        )
+    )
+    with pytest.raises(runtime.InvalidRequest) as exc:
+        runtime.validate_body(models.TaskCreate, data, SCHEMAS["TaskCreate"])
+    assert _locs(exc) == [("body", "priority")]

@@ -200,29 +200,49 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def _violations(schema: SchemaValidator, instance: Any, *location: str | int) -> list[dict[str, Any]]:
-    """`schema.violations()`; a number too large to convert (which no validator takes) is reported alone."""
+def _violations(schema: SchemaValidator, instance: Any, *location: str | int) -> list[dict[str, Any]] | None:
+    """`schema.violations()`; values no validator takes (a number too large to convert, a string with a lone
+    surrogate) reported alone. None for a document nested more deeply than the validator converts (a few
+    hundred levels, which no schema of ours admits): the model, as strict, is then the judge."""
     try:
         return schema.violations(instance, *location)
-    except ValueError:
-        found = _out_of_range(instance, location)
-        if not found:
-            raise
-        return found
+    except (ValueError, UnicodeEncodeError) as exc:
+        found = _unconvertible(instance, location)
+        if found:
+            return found
+        if isinstance(exc, ValueError) and "Recursion limit" in str(exc):
+            return None
+        raise
 
 
-def _out_of_range(instance: Any, location: tuple[str | int, ...]) -> list[dict[str, Any]]:
+def _unconvertible(instance: Any, location: tuple[str | int, ...]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     pending: list[tuple[tuple[str | int, ...], Any]] = [(location, instance)]
     while pending:
         path, value = pending.pop()
         if value is _HUGE:
             found.append({"type": "number_too_large", "loc": path, "msg": "Is a number too large to convert"})
+        elif isinstance(value, str) and not _is_unicode(value):
+            found.append({"type": "string_unicode", "loc": path, "msg": "Is not valid Unicode (a lone surrogate)"})
         elif isinstance(value, dict):
-            pending.extend(((*path, name), member) for name, member in value.items())
+            for name, member in value.items():
+                if not _is_unicode(name):
+                    found.append(
+                        {"type": "string_unicode", "loc": path, "msg": "Has a member name that is not valid Unicode"}
+                    )
+                else:
+                    pending.append(((*path, name), member))
         elif isinstance(value, list):
             pending.extend(((*path, index), item) for index, item in enumerate(value))
     return found
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_body(model: type[ModelT], data: Any, schema: SchemaValidator) -> ModelT:
@@ -279,7 +299,7 @@ def parse_parameters(
         else:
             values[name] = value
     unparsed = {error["loc"][1] for error in errors}
-    violations = _violations(schema, values)
+    violations = _violations(schema, values) or []
     errors.extend(
         {**error, "loc": (locations[str(error["loc"][0])], *error["loc"])}
         for error in violations
