@@ -119,10 +119,22 @@ class Parameter:
     required: bool
     json_type: str
     schema: dict[str, Any]
+    item_type: str | None = None
+    """An array's: the JSON type of its items (a scalar)."""
+    exploded: bool = False
+    """An array in the query, `style: form` with `explode: true`: one `name=value` pair per item."""
 
     @property
     def python_name(self) -> str:
         return snake_case(self.name)
+
+    @property
+    def parser(self) -> str:
+        """How the runtime reads the text (`runtime.parse_parameters`): the JSON type of a scalar; for an
+        array `array:<item type>:multi` (a pair per item) or `array:<item type>:csv` (comma-separated)."""
+        if self.item_type is None:
+            return self.json_type
+        return f"array:{self.item_type}:{'multi' if self.exploded else 'csv'}"
 
 
 @dataclass(frozen=True)
@@ -432,6 +444,10 @@ _STRING_KEYWORDS = ("pattern", "minLength", "maxLength")
 COMPONENT_SCHEMAS = "#/components/schemas/"
 
 
+_SCALARS = ("string", "integer", "number", "boolean")
+_SCALAR_CONSTRAINTS = frozenset(
+    {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "pattern"}
+)
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SUBSCHEMAS = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
@@ -452,6 +468,10 @@ def for_models(schema: Any) -> Any:
             result[key] = {name: for_models(sub) for name, sub in value.items()}
         elif key in _SCHEMA_LISTS and isinstance(value, list):
             result[key] = [for_models(sub) for sub in value]
+        elif key == "items" and isinstance(value, dict) and "$ref" not in value and value.get("type") in _SCALARS:
+            # An inline scalar item with constraints would become a model of its own (list[Id], Id a
+            # RootModel): the handler gets plain values, the validator enforces the constraints.
+            result[key] = {k: v for k, v in for_models(value).items() if k not in _SCALAR_CONSTRAINTS}
         elif key in _SUBSCHEMAS:
             result[key] = for_models(value)
         else:
@@ -836,19 +856,37 @@ def _parameter(param: dict[str, Any], where: str, resolver: Resolver, place: str
     name, location = param["name"], param["in"]
     if location not in ("path", "query", "header"):
         raise SpecError(f"{where}: parameter {name} is in {location}; only path, query and header are supported")
-    if param.get("style") not in (None, "simple", "form") or param.get("explode") is False:
-        raise SpecError(f"{where}: parameter {name} uses a style the generated parser does not support")
+    style = param.get("style", "form" if location == "query" else "simple")
+    if style != ("form" if location == "query" else "simple"):
+        raise SpecError(
+            f"{place}: parameter {name} uses style {style}; the generated parser reads form (query) and simple "
+            "(path, header)"
+        )
     schema = param.get("schema", {})
     _check_schema(schema, f"{place}/schema", problems)
-    json_type = resolver.resolve(schema).get("type")
-    if json_type not in PARAMETER_TYPES:
-        raise SpecError(f"{where}: parameter {name} must be a scalar ({', '.join(sorted(PARAMETER_TYPES))})")
+    resolved = resolver.resolve(schema)
+    json_type = resolved.get("type")
+    item_type: str | None = None
+    if json_type == "array":
+        item_type = resolver.resolve(resolved.get("items", {})).get("type")
+        if item_type not in PARAMETER_TYPES:
+            raise SpecError(
+                f"{place}/schema/items: the items of parameter {name} must be of one scalar type "
+                f"({', '.join(sorted(PARAMETER_TYPES))})"
+            )
+    elif json_type not in PARAMETER_TYPES:
+        raise SpecError(
+            f"{place}/schema: parameter {name} must be a scalar ({', '.join(sorted(PARAMETER_TYPES))}) "
+            "or an array of them"
+        )
     return Parameter(
         name=name,
         location=location,
         required=bool(param.get("required", location == "path")),
         json_type=str(json_type),
         schema=schema,
+        item_type=item_type,
+        exploded=location == "query" and bool(param.get("explode", True)),
     )
 
 

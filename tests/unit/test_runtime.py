@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pydantic import MISSING
+from pydantic import MISSING, BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -361,3 +361,44 @@ def test_a_document_nested_past_the_validator_is_judged_by_the_model() -> None:
     with pytest.raises(runtime.InvalidRequest) as exc:
         runtime.validate_body(models.TaskCreate, data, SCHEMAS["TaskCreate"])
     assert _locs(exc) == [("body", "priority")]
+
+
+class ArrayParams(BaseModel):
+    tag: list[str] | None = None
+    ids: list[int] | None = None
+
+
+ARRAY_SCHEMA = runtime.Validators(
+    {
+        "ArrayParams": {
+            "type": "object",
+            "properties": {
+                "tag": {"type": "array", "items": {"type": "string"}},
+                "ids": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+            },
+        }
+    }
+)["ArrayParams"]
+
+
+@pytest.mark.parametrize(
+    ("tag", "ids", "parsed"),
+    [
+        (["a", "b"], "1,2", (["a", "b"], [1, 2])),
+        ([], None, (None, None)),
+        (["a,b"], "7", (["a,b"], [7])),  # exploded items keep their commas
+    ],
+)
+def test_array_parameters_are_parsed_per_their_style(tag: list[str], ids: str | None, parsed: tuple[Any, Any]) -> None:
+    raw = [("tag", "query", "array:string:multi", tag), ("ids", "query", "array:integer:csv", ids)]
+    params = runtime.parse_parameters(ArrayParams, ARRAY_SCHEMA, raw)
+    assert (params.tag, params.ids) == parsed
+
+
+def test_array_items_that_do_not_parse_are_named_and_the_schema_still_applies() -> None:
+    with pytest.raises(runtime.InvalidRequest) as exc:
+        runtime.parse_parameters(ArrayParams, ARRAY_SCHEMA, [("ids", "query", "array:integer:csv", "1,x,3,y")])
+    assert _locs(exc) == [("query", "ids", 1), ("query", "ids", 3)]
+    with pytest.raises(runtime.InvalidRequest) as exc:
+        runtime.parse_parameters(ArrayParams, ARRAY_SCHEMA, [("ids", "query", "array:integer:csv", "")])
+    assert [(e["loc"], e["type"]) for e in exc.value.errors] == [(("query", "ids"), "minItems")]

@@ -269,21 +269,43 @@ def _parse_text(json_type: str, text: str) -> Any:
     return text
 
 
+def _parse_items(
+    parser: str, texts: list[str], location: str, name: str, errors: list[dict[str, Any]]
+) -> list[Any] | None:
+    """An array parameter's items, each parsed per the items' JSON type; None, and an error for each item
+    that does not parse, if any does not."""
+    item_type = parser.split(":")[1]
+    items = [_parse_text(item_type, text) for text in texts]
+    invalid = [index for index, item in enumerate(items) if item is _INVALID]
+    for index in invalid:
+        message = f"Item {index} should be a valid {item_type}"
+        errors.append({"type": f"{item_type}_parsing", "loc": (location, name, index), "msg": message})
+    return None if invalid else items
+
+
 def parse_parameters(
     model: type[ModelT], schema: SchemaValidator, raw: Iterable[tuple[str, str, str, str | list[str] | None]]
 ) -> ModelT:
     """Parse text parameters per their JSON type, validate them against the spec's schema of the
     operation's parameters, then convert them with the operation's model.
 
-    `raw` holds (name, location, JSON type, text) for each declared parameter: the text is None when
-    absent, and for a query parameter every value the query string gives (none, one, or a repeat, which
-    is refused whatever its values: every parameter of the spec is single-valued).
+    `raw` holds (name, location, parser, text) for each declared parameter. The parser is the JSON type
+    of a scalar, or `array:<item type>:multi` (an exploded query array: one pair per item) or
+    `array:<item type>:csv` (items separated by commas). The text is None when absent, and for a query
+    parameter every value the query string gives: a scalar or a comma-separated array given more than
+    once is refused whatever its values.
     """
     values: dict[str, Any] = {}
     locations: dict[str, str] = {}
     errors: list[dict[str, Any]] = []
-    for name, location, json_type, given in raw:
+    for name, location, parser, given in raw:
         locations[name] = location
+        if parser.endswith(":multi"):
+            texts = given if isinstance(given, list) else [] if given is None else [given]
+            parsed = _parse_items(parser, texts, location, name, errors) if texts else None
+            if parsed is not None:
+                values[name] = parsed
+            continue
         if isinstance(given, list):
             if len(given) > 1:
                 errors.append(repeated(location, name))
@@ -291,10 +313,17 @@ def parse_parameters(
             given = given[0] if given else None
         if given is None:
             continue
-        value = _parse_text(json_type, given)
+        if parser.startswith("array:"):
+            # A header's list may have spaces around its commas (RFC 9110, section 5.6.1).
+            texts = [text.strip() if location == "header" else text for text in given.split(",")] if given else []
+            parsed = _parse_items(parser, texts, location, name, errors)
+            if parsed is not None:
+                values[name] = parsed
+            continue
+        value = _parse_text(parser, given)
         if value is _INVALID:
             errors.append(
-                {"type": f"{json_type}_parsing", "loc": (location, name), "msg": f"Input should be a valid {json_type}"}
+                {"type": f"{parser}_parsing", "loc": (location, name), "msg": f"Input should be a valid {parser}"}
             )
         else:
             values[name] = value
