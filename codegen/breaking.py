@@ -34,6 +34,7 @@ from codegen.spec import (
     Resolver,
     Spec,
     SpecError,
+    flattened,
     load_document,
     parse_yaml,
 )
@@ -417,6 +418,8 @@ class _Diff:
         compared further up (a recursive schema) is not entered again."""
         old, old_ref = _deref(self.old, old_node)
         new, new_ref = _deref(self.new, new_node)
+        # An object's properties as a value has them, wherever they are declared (own or allOf members).
+        old, new = flattened(old, self.old), flattened(new, self.new)
         if new_ref:
             place = replace(place, at=new_ref.removeprefix("#"))
         if old_ref or new_ref:

@@ -353,7 +353,7 @@ class Spec:
         def visit(name: str) -> str:
             if name not in shapes:
                 shapes[name] = None  # being visited
-                schema = resolver.resolve({"$ref": f"#/components/schemas/{name}"})
+                schema = flattened(resolver.resolve({"$ref": f"#/components/schemas/{name}"}), resolver)
                 required = set(schema.get("required", []))
                 fields = tuple(
                     ShapeField(
@@ -370,7 +370,7 @@ class Spec:
         def annotation(node: dict[str, Any], where: str) -> str:
             if "$ref" in node:
                 target = resolver.resolve(node)
-                if target.get("type") == "object" or "properties" in target:
+                if target.get("type") == "object" or "properties" in target or "allOf" in target:
                     return visit(str(node["$ref"]).rsplit("/", 1)[1])
                 return annotation(target, where)
             if "const" in node or "enum" in node:
@@ -484,6 +484,47 @@ def for_models(schema: Any) -> Any:
         else:
             del result["format"]
     return result
+
+
+def flattened(schema: dict[str, Any], resolver: Resolver) -> dict[str, Any]:
+    """An object schema with the properties and `required` of its `allOf` members (followed through
+    `$ref`s, flattened themselves) merged into its own: the object a value of it is, as a response shape
+    and the breaking gate see it. A property that several members declare is the `allOf` of their schemas.
+    The other keywords of the members stay in `allOf`, without what was merged."""
+    members = schema.get("allOf")
+    if not isinstance(members, list):
+        return schema
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    rest: list[Any] = []
+    for member in members:
+        flat = flattened(resolver.resolve(member), resolver) if isinstance(member, dict) else member
+        if not isinstance(flat, dict) or not ("properties" in flat or flat.get("type") == "object"):
+            rest.append(member)  # not an object's part: a constraint of its own, kept as written
+            continue
+        for name, sub in flat.get("properties", {}).items():
+            properties[name] = {"allOf": [properties[name], sub]} if name in properties else sub
+        required.extend(name for name in flat.get("required", []) if name not in required)
+        remaining = {k: v for k, v in flat.items() if k not in _MERGED}
+        if remaining:
+            rest.append(remaining)
+    result = {key: value for key, value in schema.items() if key != "allOf"}
+    if len(rest) < len(members):  # objects were merged: the value is an object
+        result.setdefault("type", "object")
+    for name, sub in schema.get("properties", {}).items():
+        properties[name] = {"allOf": [properties[name], sub]} if name in properties else sub
+    if properties:
+        result["properties"] = properties
+    required.extend(name for name in schema.get("required", []) if name not in required)
+    if required:
+        result["required"] = required
+    if rest:
+        result["allOf"] = rest
+    return result
+
+
+# What `flattened` takes from an allOf member into the object (annotations of the member go with it).
+_MERGED = frozenset({"properties", "required", "type", "description", "title", "additionalProperties"})
 
 
 def _rebased(node: Any) -> Any:

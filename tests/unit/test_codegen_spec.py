@@ -349,3 +349,29 @@ def test_the_glue_counts_each_policy_as_soon_as_its_key_is_known() -> None:
     assert [task.index(step) for step in steps] == sorted(task.index(step) for step in steps)
     health = source[source.rindex("async def get_health(") :]
     assert "limiter" not in health[: health.index("return result")]
+
+
+def test_an_all_of_response_schema_has_the_fields_of_its_members(mutated_spec: MutatedSpec) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        schemas = doc["components"]["schemas"]
+        task = schemas["Task"]
+        first = {"id", "title"}
+        schemas["TaskIdentity"] = {
+            "type": "object",
+            "required": [name for name in task["required"] if name in first],
+            "properties": {name: sub for name, sub in task["properties"].items() if name in first},
+        }
+        rest = {
+            "type": "object",
+            "required": [name for name in task["required"] if name not in first],
+            "properties": {name: sub for name, sub in task["properties"].items() if name not in first},
+        }
+        schemas["Task"] = {
+            "description": task["description"],
+            "additionalProperties": False,
+            "allOf": [{"$ref": "#/components/schemas/TaskIdentity"}, rest],
+        }
+
+    before = {shape.name: shape for shape in load(ROOT / "openapi.yaml").response_shapes()}["Task"]
+    after = {shape.name: shape for shape in load(mutated_spec(mutate)).response_shapes()}["Task"]
+    assert after.fields and sorted(after.fields, key=lambda f: f.name) == sorted(before.fields, key=lambda f: f.name)
