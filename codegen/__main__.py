@@ -66,6 +66,8 @@ def _models(spec: Spec, tmp: Path, root: Path) -> str:
             str(target),
             "--custom-file-header",
             HEADER.strip() + "\n" + MODELS_DOCSTRING,
+            # An enum's default as the enum's member (`Sort.created`, not "created", which mypy refuses).
+            "--set-default-enum-member",
         ],
         cwd=root,
         capture_output=True,

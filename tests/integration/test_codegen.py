@@ -362,3 +362,19 @@ def test_a_parameter_style_the_parser_does_not_read_is_refused_with_its_pointer(
     result = codegen(project)
     assert result.returncode == 2
     assert "#/paths/~1tasks/get/parameters/4: parameter tag uses style pipeDelimited" in result.stderr
+
+
+def test_an_enum_parameter_defaults_to_a_member_of_its_enum(project: Path) -> None:
+    """Without codegen's own `--set-default-enum-member`, the default would be the plain string, which
+    mypy refuses in the generated model (`sort: Sort = "created"`)."""
+    edit_spec(
+        project,
+        '        - $ref: "#/components/parameters/PriorityFilter"\n',
+        '        - $ref: "#/components/parameters/PriorityFilter"\n'
+        "        - name: sort\n"
+        "          in: query\n"
+        "          schema: {type: string, enum: [created, priority], default: created}\n",
+    )
+    assert codegen(project).returncode == 0
+    models = import_generated(project).models
+    assert models.ListTasksParams().sort is models.Sort.created
