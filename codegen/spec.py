@@ -584,6 +584,12 @@ def load_document(document: Any, source: str) -> Spec:
     seen_ids: set[str] = set()
     # Every refusal of the document, reported together: one run names them all.
     problems: list[str] = []
+    if document.get("webhooks"):
+        problems.append(f"{pointer('webhooks')}: webhooks (requests the API would make) are not generated")
+    for path_template, path_item in document.get("paths", {}).items():
+        for method in HTTP_METHODS:
+            if isinstance(path_item.get(method), dict) and path_item[method].get("callbacks"):
+                problems.append(f"{pointer('paths', path_template, method, 'callbacks')}: callbacks are not generated")
     for name, schema in schemas.items():
         _check_schema(schema, pointer("components", "schemas", name), problems)
     for path_template, path_item in document.get("paths", {}).items():
@@ -941,12 +947,20 @@ def _success(status: int, response: dict[str, Any], where: str, resolver: Resolv
         if len(content) != 1:
             raise SpecError(f"{where}: a {status} response must have one media type")
         media_type, media = next(iter(content.items()))
+        if media_type == "text/event-stream":
+            raise SpecError(
+                f"{where}: the {status} response is a stream ({media_type}); the generated server renders whole bodies"
+            )
         if media_type.startswith("text/"):
             # Text as it is (the Prometheus format, say): the handler returns a str.
             if resolver.resolve(media.get("schema", {})).get("type") != "string":
                 raise SpecError(f"{where}: the {media_type} body of a {status} response must be a string")
-        else:
+        elif media_type == JSON or media_type.endswith("+json"):
             body_model = resolver.ref_name(media.get("schema", {}), f"{where}.responses.{status}")
+        else:
+            raise SpecError(
+                f"{where}: the {status} response is {media_type}; the generated server renders JSON and text only"
+            )
     headers: list[Header] = []
     for name, header_node in response.get("headers", {}).items():
         header = resolver.resolve(header_node)

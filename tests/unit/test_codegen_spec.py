@@ -375,3 +375,22 @@ def test_an_all_of_response_schema_has_the_fields_of_its_members(mutated_spec: M
     before = {shape.name: shape for shape in load(ROOT / "openapi.yaml").response_shapes()}["Task"]
     after = {shape.name: shape for shape in load(mutated_spec(mutate)).response_shapes()}["Task"]
     assert after.fields and sorted(after.fields, key=lambda f: f.name) == sorted(before.fields, key=lambda f: f.name)
+
+
+def test_what_the_server_would_not_serve_is_refused(mutated_spec: MutatedSpec) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["webhooks"] = {"taskDone": {"post": {"responses": {"200": {"description": "ok"}}}}}
+        doc["paths"]["/tasks"]["post"]["callbacks"] = {"done": {}}
+        doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"] = {
+            "text/event-stream": {"schema": {"type": "string"}}
+        }
+        ok = doc["paths"]["/healthz"]["get"]["responses"]["200"]
+        ok["content"] = {"image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}}}
+
+    with pytest.raises(SpecError) as refused:
+        load(mutated_spec(mutate))
+    said = "\n".join(refused.value.problems)
+    assert "#/webhooks: webhooks (requests the API would make) are not generated" in said
+    assert "#/paths/~1tasks/post/callbacks: callbacks are not generated" in said
+    assert "getHealth: the 200 response is image/png; the generated server renders JSON and text only" in said
+    assert "getMetrics: the 200 response is a stream (text/event-stream)" in said
