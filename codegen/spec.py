@@ -40,6 +40,9 @@ SUPPORTED_KEYWORDS = frozenset(
         "minItems",
         "maxItems",
         "allOf",
+        "oneOf",
+        "anyOf",
+        "discriminator",
         "format",
         "default",
         "description",
@@ -373,6 +376,10 @@ class Spec:
                 if target.get("type") == "object" or "properties" in target or "allOf" in target:
                     return visit(str(node["$ref"]).rsplit("/", 1)[1])
                 return annotation(target, where)
+            for key in ("oneOf", "anyOf"):
+                if key in node:
+                    members = [annotation(member, f"{where}/{key}/{i}") for i, member in enumerate(node[key])]
+                    return " | ".join(dict.fromkeys(members))
             if "const" in node or "enum" in node:
                 values = [node["const"]] if "const" in node else list(node["enum"])
                 literal = f"Literal[{', '.join(repr(value) for value in values if value is not None)}]"
@@ -381,6 +388,8 @@ class Spec:
             types = [declared] if isinstance(declared, str) else list(declared or [])
             nullable = "null" in types
             types = [t for t in types if t != "null"]
+            if nullable and not types:
+                return "None"
             if not types or any(t not in _PYTHON_TYPES for t in types):
                 raise SpecError(f"{where}: a response shape needs a JSON type (or a list of them)")
             parts = []
@@ -433,7 +442,8 @@ class Spec:
         """The schemas the server validates requests against, by name (components.schemas and the
         parameter objects), referring to one another as `#/$defs/<name>`: the spec's own, unabridged."""
         definitions = {**self.document.get("components", {}).get("schemas", {}), **self.parameter_schemas()}
-        return {name: _rebased(schema) for name, schema in definitions.items()}
+        resolver = Resolver(self.document)
+        return {name: _rebased(_discriminated(schema, resolver)) for name, schema in definitions.items()}
 
 
 # Formats whose models convert the string for the handler (datetime, date, time, UUID): the validator checks
@@ -466,12 +476,12 @@ def for_models(schema: Any) -> Any:
             continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
             result[key] = {name: for_models(sub) for name, sub in value.items()}
+        elif key in ("oneOf", "anyOf") and isinstance(value, list):
+            result[key] = [_plain_scalar(for_models(sub)) for sub in value]
         elif key in _SCHEMA_LISTS and isinstance(value, list):
             result[key] = [for_models(sub) for sub in value]
-        elif key == "items" and isinstance(value, dict) and "$ref" not in value and value.get("type") in _SCALARS:
-            # An inline scalar item with constraints would become a model of its own (list[Id], Id a
-            # RootModel): the handler gets plain values, the validator enforces the constraints.
-            result[key] = {k: v for k, v in for_models(value).items() if k not in _SCALAR_CONSTRAINTS}
+        elif key == "items":
+            result[key] = _plain_scalar(for_models(value))
         elif key in _SUBSCHEMAS:
             result[key] = for_models(value)
         else:
@@ -525,6 +535,44 @@ def flattened(schema: dict[str, Any], resolver: Resolver) -> dict[str, Any]:
 
 # What `flattened` takes from an allOf member into the object (annotations of the member go with it).
 _MERGED = frozenset({"properties", "required", "type", "description", "title", "additionalProperties"})
+
+
+def _plain_scalar(schema: Any) -> Any:
+    """An inline scalar schema (an array's items, a member of a oneOf) without its constraints: with them it
+    would become a model of its own (`list[Id]`, `Id` a RootModel), and the handler would get wrapped values.
+    The validator enforces the constraints."""
+    if isinstance(schema, dict) and "$ref" not in schema and schema.get("type") in _SCALARS:
+        return {key: value for key, value in schema.items() if key not in _SCALAR_CONSTRAINTS}
+    return schema
+
+
+def _discriminated(node: Any, resolver: Resolver) -> Any:
+    """`node` with each `oneOf` that has a `discriminator` turned into the chain of `if`/`then` it means: the
+    member the discriminating property names is the one the value is validated against, so an error points
+    into it (`/recurrence/weekday`), and a value that names no member is refused at that property."""
+    if isinstance(node, list):
+        return [_discriminated(item, resolver) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {key: _discriminated(value, resolver) for key, value in node.items()}
+    discriminator, members = node.get("discriminator"), node.get("oneOf")
+    if not isinstance(discriminator, dict) or not isinstance(members, list):
+        return result
+    name = str(discriminator.get("propertyName"))
+    mapping = discriminator.get("mapping", {})
+    chosen: list[tuple[Any, Any]] = []
+    for member, original in zip(result["oneOf"], members, strict=True):
+        ref = original.get("$ref") if isinstance(original, dict) else None
+        target = resolver.resolve(original) if isinstance(original, dict) else {}
+        const = resolver.resolve(target.get("properties", {}).get(name, {})).get("const")
+        named = [value for value, target_ref in mapping.items() if target_ref == ref]
+        values = named or ([const] if const is not None else [ref.rsplit("/", 1)[1]] if ref else [])
+        chosen.extend((value, member) for value in values)
+    chain: dict[str, Any] = {"required": [name], "properties": {name: {"enum": [value for value, _ in chosen]}}}
+    for value, member in reversed(chosen):
+        chain = {"if": {"properties": {name: {"const": value}}, "required": [name]}, "then": member, "else": chain}
+    del result["oneOf"], result["discriminator"]
+    return {**result, **chain} if "if" not in result else {**result, "allOf": [*result.get("allOf", []), chain]}
 
 
 def _rebased(node: Any) -> Any:
@@ -797,8 +845,12 @@ def _check_schema(schema: Any, where: str, problems: list[str]) -> None:
     for key in ("items", "additionalProperties"):
         if isinstance(schema.get(key), dict):
             _check_schema(schema[key], f"{where}/{key}", problems)
-    for index, sub in enumerate(schema.get("allOf", [])):
-        _check_schema(sub, f"{where}/allOf/{index}", problems)
+    for key in ("allOf", "oneOf", "anyOf"):
+        for index, sub in enumerate(schema.get(key, [])):
+            _check_schema(sub, f"{where}/{key}/{index}", problems)
+    discriminator = schema.get("discriminator")
+    if discriminator is not None and (not isinstance(discriminator, dict) or "oneOf" not in schema):
+        problems.append(f"{where}/discriminator: a discriminator goes beside a oneOf of object schemas")
 
 
 def _escaped(part: str) -> str:

@@ -378,3 +378,92 @@ def test_an_enum_parameter_defaults_to_a_member_of_its_enum(project: Path) -> No
     assert codegen(project).returncode == 0
     models = import_generated(project).models
     assert models.ListTasksParams().sort is models.Sort.created
+
+
+COMPOSED_PROPERTIES = (
+    "        priority:\n"
+    '          $ref: "#/components/schemas/Priority"\n'
+    "          default: 1\n"
+    "        recurrence:\n"
+    '          $ref: "#/components/schemas/Recurrence"\n'
+    "        code:\n"
+    "          oneOf:\n"
+    "            - {type: string, maxLength: 3}\n"
+    "            - {type: integer, minimum: 0}\n"
+    "        contact:\n"
+    "          anyOf:\n"
+    "            - {type: string, format: email}\n"
+    "            - {type: string, format: uuid}\n"
+    "\n"
+    "    Recurrence:\n"
+    "      oneOf:\n"
+    '        - $ref: "#/components/schemas/Weekly"\n'
+    '        - $ref: "#/components/schemas/Daily"\n'
+    "      discriminator:\n"
+    "        propertyName: kind\n"
+    "        mapping:\n"
+    '          weekly: "#/components/schemas/Weekly"\n'
+    '          daily: "#/components/schemas/Daily"\n'
+    "\n"
+    "    Weekly:\n"
+    "      type: object\n"
+    "      additionalProperties: false\n"
+    "      required: [kind, weekday]\n"
+    "      properties:\n"
+    "        kind: {type: string, const: weekly}\n"
+    "        weekday: {type: string, enum: [mon, tue, wed, thu, fri, sat, sun]}\n"
+    "\n"
+    "    Daily:\n"
+    "      type: object\n"
+    "      additionalProperties: false\n"
+    "      required: [kind]\n"
+    "      properties:\n"
+    "        kind: {type: string, const: daily}\n"
+    "        every: {type: integer, minimum: 1}\n"
+    "\n"
+    "    TaskUpdate:\n"
+)
+
+
+@pytest.mark.anyio
+async def test_one_of_and_any_of_are_enforced_and_a_discriminator_points_into_its_member(
+    project: Path, db: Database
+) -> None:
+    edit_spec(project, '          $ref: "#/components/schemas/Priority"\n          default: 1\n\n    TaskUpdate:\n',
+              COMPOSED_PROPERTIES)  # fmt: skip
+    result = codegen(project)
+    assert result.returncode == 0, result.stderr
+    server = import_generated(project)
+    body = server.models.TaskCreate.model_validate({"title": "t", "recurrence": {"kind": "weekly", "weekday": "mon"}})
+    assert isinstance(body.recurrence, server.models.Weekly)  # the handler gets the member's model
+    assert server.models.TaskCreate.model_validate({"title": "t", "code": "ab"}).code == "ab"  # a plain str
+    async with await client_for(server, db) as client:
+        for good in (
+            {"recurrence": {"kind": "weekly", "weekday": "sun"}},
+            {"recurrence": {"kind": "daily"}},
+            {"recurrence": {"kind": "daily", "every": 2}},
+            {"code": "abc"},
+            {"code": 7},
+            {"contact": "ada@example.com"},
+            {"contact": "0b2a4c1e-5f0d-4c89-9a53-0e0f8b1d2c3a"},
+        ):
+            created = await client.post("/tasks", json={"title": "composed", **good})
+            assert created.status_code == 201, (good, created.text)
+        refusals: dict[str, tuple[dict[str, Any], str]] = {
+            "weekday outside its enum": (
+                {"recurrence": {"kind": "weekly", "weekday": "someday"}},
+                "/recurrence/weekday",
+            ),
+            "weekday missing": ({"recurrence": {"kind": "weekly"}}, "/recurrence/weekday"),
+            "another member's property": ({"recurrence": {"kind": "daily", "weekday": "mon"}}, "/recurrence/weekday"),
+            "no such kind": ({"recurrence": {"kind": "monthly"}}, "/recurrence/kind"),
+            "no kind": ({"recurrence": {"every": 2}}, "/recurrence/kind"),
+            "not an object": ({"recurrence": "weekly"}, "/recurrence"),
+            "a string too long": ({"code": "abcd"}, "/code"),
+            "a negative integer": ({"code": -1}, "/code"),
+            "neither member": ({"contact": "nobody"}, "/contact"),
+        }
+        for why, (bad, pointer) in refusals.items():
+            refused = await client.post("/tasks", json={"title": "composed", **bad})
+            assert refused.status_code == 422, (why, refused.text)
+            assert {e["pointer"] for e in refused.json()["errors"]} == {pointer}, (why, refused.json()["errors"])

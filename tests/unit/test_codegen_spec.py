@@ -394,3 +394,25 @@ def test_what_the_server_would_not_serve_is_refused(mutated_spec: MutatedSpec) -
     assert "#/paths/~1tasks/post/callbacks: callbacks are not generated" in said
     assert "getHealth: the 200 response is image/png; the generated server renders JSON and text only" in said
     assert "getMetrics: the 200 response is a stream (text/event-stream)" in said
+
+
+def test_a_one_of_response_property_is_the_union_of_its_members(mutated_spec: MutatedSpec) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        schemas = doc["components"]["schemas"]
+        for kind in ("Weekly", "Daily"):
+            schemas[kind] = {
+                "type": "object",
+                "required": ["kind"],
+                "properties": {"kind": {"type": "string", "const": kind.lower()}},
+            }
+        schemas["Task"]["properties"]["recurrence"] = {
+            "oneOf": [{"$ref": "#/components/schemas/Weekly"}, {"$ref": "#/components/schemas/Daily"}],
+            "discriminator": {"propertyName": "kind"},
+        }
+        schemas["Task"]["properties"]["code"] = {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]}
+
+    shapes = {shape.name: shape for shape in load(mutated_spec(mutate)).response_shapes()}
+    task = {f.name: f.annotation for f in shapes["Task"].fields}
+    assert task["recurrence"] == "WeeklyDict | DailyDict"
+    assert task["code"] == "str | int | None"
+    assert list(shapes).index("Weekly") < list(shapes).index("Task")
