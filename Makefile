@@ -39,6 +39,9 @@ XDIST_WORKERS ?= 2
 # Python's bytecode caches, and pytest's of its rewritten test modules, are written: a shell that sets
 # PYTHONDONTWRITEBYTECODE would have every test process and live server compile them again.
 unexport PYTHONDONTWRITEBYTECODE
+# The directories that hold tests marked postgresql: the PostgreSQL leg collects these only
+# (tests/unit/test_markers.py fails when a marked test lives elsewhere).
+POSTGRES_DIRS := tests/api tests/contract tests/integration
 # Where the servers of make test record what they answer, for the contract coverage report.
 RECORDINGS := build/contract-coverage/recordings
 
@@ -143,12 +146,12 @@ test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, the backend's on PostgreSQ
 # (tests/alone.py: while one runs, the other worker waits), the long ones (`slow`) handed out first and the
 # serial ones last. MARKERS narrows the leg (the PostgreSQL leg: `postgresql`).
 test-leg: $(STAMP) $(NPM_STAMP)
-	$(LEG_ENV) $(PYTEST) tests --ignore=tests/outage $(if $(MARKERS),-m "$(MARKERS)") \
+	$(LEG_ENV) $(PYTEST) $(or $(LEG_DIRS),tests --ignore=tests/outage) $(if $(MARKERS),-m "$(MARKERS)") \
 		-n $(XDIST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS) --junitxml=$(JUNIT)/$(LEG).xml
 
 test-postgres: $(STAMP) $(NPM_STAMP) ## the tests whose backend matters (marked postgresql) on PostgreSQL (TASKAPI_TEST_POSTGRES_URL)
 	@$(MAKE) --no-print-directory test-leg LEG=postgresql MARKERS=postgresql LEG_ENV="TASKAPI_TEST_BACKEND=postgresql" \
-		PYTEST_ARGS="$(PYTEST_ARGS)"
+		LEG_DIRS="$(POSTGRES_DIRS)" PYTEST_ARGS="$(PYTEST_ARGS)"
 
 test-outage: $(STAMP) ## PostgreSQL stopped and started under a live server (root: pg_ctlcluster); alone
 	TASKAPI_TEST_BACKEND=postgresql $(PYTEST) tests/outage $(PYTEST_ARGS) --junitxml=$(JUNIT)/outage.xml
