@@ -416,3 +416,31 @@ def test_a_one_of_response_property_is_the_union_of_its_members(mutated_spec: Mu
     assert task["recurrence"] == "WeeklyDict | DailyDict"
     assert task["code"] == "str | int | None"
     assert list(shapes).index("Weekly") < list(shapes).index("Task")
+
+
+def test_a_format_no_one_would_check_is_refused(mutated_spec: MutatedSpec) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["components"]["schemas"]["Title"]["format"] = "iso-country-code"
+
+    with pytest.raises(SpecError, match=r"#/components/schemas/Title/format: format iso-country-code would be checked"):
+        load(mutated_spec(mutate))
+
+
+def test_openapi_integer_formats_are_the_bounds_they_mean(mutated_spec: MutatedSpec) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["components"]["schemas"]["Priority"] = {"type": "integer", "format": "int32"}
+        doc["components"]["schemas"]["TaskPage"]["properties"]["total"] = {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+        }
+
+    definitions = load(mutated_spec(mutate)).validation_definitions()
+    assert definitions["Priority"] == {
+        "type": "integer",
+        "format": "int32",
+        "minimum": -(2**31),
+        "maximum": 2**31 - 1,
+    }
+    total = definitions["TaskPage"]["properties"]["total"]
+    assert (total["minimum"], total["maximum"]) == (0, 2**63 - 1)
