@@ -2,8 +2,9 @@
 their JSON type, both validated against the spec's schemas (`validation`) and converted by the generated
 models, and the bearer token taken from its header.
 
-Every parameter, form field and JSON member the spec declares holds one value (codegen accepts scalar
-parameters only), so one given twice is ambiguous: 422 naming it, wherever it is (`repeated`).
+Every scalar parameter, form field and JSON member the spec declares holds one value, so one given twice is
+ambiguous: 422 naming it, wherever it is (`repeated`); an exploded query array is the one parameter that
+may repeat (`?tag=a&tag=b`).
 """
 
 from __future__ import annotations
