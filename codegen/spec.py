@@ -563,7 +563,9 @@ def _plain_scalar(schema: Any) -> Any:
 def _discriminated(node: Any, resolver: Resolver) -> Any:
     """`node` with each `oneOf` that has a `discriminator` turned into the chain of `if`/`then` it means: the
     member the discriminating property names is the one the value is validated against, so an error points
-    into it (`/recurrence/weekday`), and a value that names no member is refused at that property."""
+    into it (`/recurrence/weekday`), and a value that names no member is refused at that property. A value
+    the chain admits must still match exactly one member (the `oneOf` applies as JSON Schema says: members
+    that do not fix the property with a `const` may overlap); that error, at the object, comes only then."""
     if isinstance(node, list):
         return [_discriminated(item, resolver) for item in node]
     if not isinstance(node, dict):
@@ -585,8 +587,9 @@ def _discriminated(node: Any, resolver: Resolver) -> Any:
     chain: dict[str, Any] = {"required": [name], "properties": {name: {"enum": [value for value, _ in chosen]}}}
     for value, member in reversed(chosen):
         chain = {"if": {"properties": {name: {"const": value}}, "required": [name]}, "then": member, "else": chain}
-    del result["oneOf"], result["discriminator"]
-    return {**result, **chain} if "if" not in result else {**result, "allOf": [*result.get("allOf", []), chain]}
+    exact = {"if": chain, "then": {"oneOf": result.pop("oneOf")}, "else": chain}
+    del result["discriminator"]
+    return {**result, **exact} if "if" not in result else {**result, "allOf": [*result.get("allOf", []), exact]}
 
 
 def _rebased(node: Any) -> Any:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from codegen.spec import Spec, SpecError, load, parse_yaml, snake_case
 
+from taskapi.runtime.validation import Validators
 from tests.conftest import ROOT
 
 Mutation = Callable[[dict[str, Any]], object]
@@ -444,3 +445,30 @@ def test_openapi_integer_formats_are_the_bounds_they_mean(mutated_spec: MutatedS
     }
     total = definitions["TaskPage"]["properties"]["total"]
     assert (total["minimum"], total["maximum"]) == (0, 2**63 - 1)
+
+
+def test_a_discriminator_is_no_looser_than_its_one_of(mutated_spec: MutatedSpec) -> None:
+    """Members that the mapping names but no `const` tells apart may both admit a value: the discriminator
+    points at one, and the `oneOf` still refuses a value that matches both."""
+    def mutate(doc: dict[str, Any]) -> None:
+        schemas = doc["components"]["schemas"]
+        schemas["Daily"] = {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}}
+        schemas["Weekly"] = {
+            "type": "object",
+            "required": ["kind", "weekday"],
+            "properties": {"kind": {"type": "string"}, "weekday": {"type": "string"}},
+        }
+        schemas["Recurrence"] = {
+            "oneOf": [{"$ref": "#/components/schemas/Daily"}, {"$ref": "#/components/schemas/Weekly"}],
+            "discriminator": {
+                "propertyName": "kind",
+                "mapping": {"daily": "#/components/schemas/Daily", "weekly": "#/components/schemas/Weekly"},
+            },
+        }
+
+    check = Validators(load(mutated_spec(mutate)).validation_definitions())["Recurrence"]
+    assert check.violations({"kind": "daily"}) == []
+    assert [e["loc"] for e in check.violations({"kind": "weekly"})] == [("weekday",)]  # into the member named
+    assert [e["loc"] for e in check.violations({"kind": "hourly"})] == [("kind",)]
+    both = check.violations({"kind": "daily", "weekday": "mon"})  # Daily and Weekly both admit it
+    assert [(e["loc"], e["type"]) for e in both] == [((), "oneOf")]
