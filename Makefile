@@ -115,7 +115,7 @@ typecheck: $(STAMP) ## mypy --strict on src/, codegen/, tests/ and bench/
 
 # Every server of the run (in-process apps, live servers, their workers) records what it answers there.
 test: export TASKAPI_TEST_CONTRACT_RECORD_DIR := $(CURDIR)/$(RECORDINGS)
-test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, the backend's on PostgreSQL; parallel, then serial; coverage
+test: $(STAMP) $(NPM_STAMP) ## every suite on SQLite, the backend's on PostgreSQL; two at a time, serial ones alone; coverage
 	$(ENSURE_CHROMIUM)
 	rm -rf $(JUNIT) $(RECORDINGS)
 	@$(MAKE) --no-print-directory test-leg LEG=sqlite MARKERS= PYTEST_ARGS="$(COVERAGE_ARGS)"
