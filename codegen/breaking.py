@@ -34,6 +34,7 @@ from codegen.spec import (
     Resolver,
     Spec,
     SpecError,
+    escape,
     flattened,
     load_document,
     parse_yaml,
@@ -83,11 +84,6 @@ class _Place:
     def __truediv__(self, key: str) -> _Place:
         part = "/" + escape(key)
         return _Place(self.pointer + part, self.at + part, self.direction)
-
-
-def escape(token: str) -> str:
-    """A JSON pointer token (RFC 6901): `/tasks/{id}` -> `~1tasks~1{id}`."""
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 def compare(base: Spec, head: Spec) -> Report:

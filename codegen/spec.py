@@ -122,9 +122,14 @@ class SpecError(Exception):
         self.problems = problems
 
 
+def escape(token: str) -> str:
+    """A JSON pointer token (RFC 6901): `/tasks/{id}` -> `~1tasks~1{id}`."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
 def pointer(*parts: str | int) -> str:
     """A JSON pointer (RFC 6901) into the document, as a URI fragment: `#/components/schemas/Task`."""
-    return "#" + "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+    return "#" + "".join("/" + escape(str(part)) for part in parts)
 
 
 @dataclass(frozen=True)
@@ -870,7 +875,7 @@ def _check_schema(schema: Any, where: str, problems: list[str]) -> None:
             "express the rule with supported keywords or extend codegen/"
         )
     for name, sub in schema.get("properties", {}).items():
-        _check_schema(sub, f"{where}/properties/{_escaped(name)}", problems)
+        _check_schema(sub, f"{where}/properties/{escape(name)}", problems)
     for key in ("items", "additionalProperties"):
         if isinstance(schema.get(key), dict):
             _check_schema(schema[key], f"{where}/{key}", problems)
@@ -880,10 +885,6 @@ def _check_schema(schema: Any, where: str, problems: list[str]) -> None:
     discriminator = schema.get("discriminator")
     if discriminator is not None and (not isinstance(discriminator, dict) or "oneOf" not in schema):
         problems.append(f"{where}/discriminator: a discriminator goes beside a oneOf of object schemas")
-
-
-def _escaped(part: str) -> str:
-    return pointer(part)[2:]
 
 
 def _operation(
