@@ -6,10 +6,10 @@ import json
 import re
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
 
 import httpx
 import pytest
+from codegen.spec import Resolver
 from fastapi import FastAPI
 
 from taskapi import docs
@@ -109,15 +109,6 @@ SAFELISTED = {"Accept", "Accept-Language", "Content-Language", "Content-Type"}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
-def _resolved(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = document
-        for part in node["$ref"][2:].split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
 def spec_request_headers() -> set[str]:
     """README (Production, CORS): what a page's script may send, read from openapi.yaml itself: every header
     parameter, Authorization (the operations are secured by bearer schemes), Content-Type and X-Request-ID."""
@@ -126,7 +117,7 @@ def spec_request_headers() -> set[str]:
     for item in document["paths"].values():
         for operation in [item, *(item[m] for m in item if m in HTTP_METHODS)]:
             for parameter in operation.get("parameters", []):
-                resolved = _resolved(document, parameter)
+                resolved = Resolver(document).resolve(parameter)
                 if resolved["in"] == "header":
                     names.add(resolved["name"])
     return names
@@ -141,7 +132,7 @@ def spec_response_headers() -> set[str]:
         for method in item
         if method in HTTP_METHODS
         for response in item[method]["responses"].values()
-        for name in _resolved(document, response).get("headers", {})
+        for name in Resolver(document).resolve(response).get("headers", {})
     }
 
 
