@@ -450,6 +450,7 @@ def test_openapi_integer_formats_are_the_bounds_they_mean(mutated_spec: MutatedS
 def test_a_discriminator_is_no_looser_than_its_one_of(mutated_spec: MutatedSpec) -> None:
     """Members that the mapping names but no `const` tells apart may both admit a value: the discriminator
     points at one, and the `oneOf` still refuses a value that matches both."""
+
     def mutate(doc: dict[str, Any]) -> None:
         schemas = doc["components"]["schemas"]
         schemas["Daily"] = {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}}
