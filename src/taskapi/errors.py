@@ -28,7 +28,7 @@
     └── anything else                   500, logged with its traceback, never sent to the client
 
 `render_error` turns each of these into a problem document whose `status` equals the HTTP status; the
-shapes are the spec's `Problem` and `ValidationProblem` models. `add_exception_handlers(app)` registers it
+shapes are the spec's `Problem` and `ValidationProblem` schemas. `add_exception_handlers(app)` registers it
 with the application for the first three; anything else escapes to `middleware.RequestContext`, which
 renders it with the same function.
 """
@@ -38,15 +38,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 from urllib.parse import quote
 
+import pydantic_core
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from taskapi.generated import models
 from taskapi.runtime import HttpError, InvalidRequest
 from taskapi.storage import DatabaseUnavailable
 
@@ -163,7 +163,7 @@ def problem_response(
     status: int,
     detail: str,
     *,
-    violations: Sequence[models.Violation] = (),
+    violations: Sequence[Violation] = (),
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """Render one problem document as a response (see `problem_json`)."""
@@ -175,42 +175,51 @@ def problem_response(
     )
 
 
-def problem_json(
-    status: int, detail: str, path: str | None = None, *, violations: Sequence[models.Violation] = ()
-) -> bytes:
+def problem_json(status: int, detail: str, path: str | None = None, *, violations: Sequence[Violation] = ()) -> bytes:
     """One problem document's JSON, `instance` being the request's path (none when it is not known); the
-    only place that builds error bodies (the protocol's refusals in `taskapi.serving` use it too)."""
+    only place that builds error bodies (the protocol's refusals in `taskapi.serving` use it too). Its shape
+    is the spec's `Problem` (`ValidationProblem` with violations), which the contract tests hold it to."""
     fields: dict[str, Any] = {"type": "about:blank", "title": title_for(status), "status": status, "detail": detail}
     if path:
         fields["instance"] = quote(path, safe=_PATH_SAFE)
-    problem: models.Problem = (
-        models.ValidationProblem(**fields, errors=list(violations)) if violations else models.Problem(**fields)
-    )
-    return problem.model_dump_json(by_alias=True).encode()
+    if violations:
+        fields["errors"] = list(violations)
+    return pydantic_core.to_json(fields)
 
 
-def violations_of(errors: Sequence[Any]) -> list[models.Violation]:
+class Violation(TypedDict):
+    """One violation of a 422 (or 400) problem, as the spec's `Violation` schema has it."""
+
+    location: str
+    """`body`, or where the parameter is: `path`, `query`, `header` or `cookie`."""
+    pointer: NotRequired[str]
+    parameter: NotRequired[str]
+    detail: str
+
+
+PARAMETER_LOCATIONS = ("path", "query", "header", "cookie")
+
+
+def violations_of(errors: Sequence[Any]) -> list[Violation]:
     """Translate validation errors (`loc` = location + name or path) into the spec's `Violation`s."""
-    result: list[models.Violation] = []
+    result: list[Violation] = []
     for error in errors:
         loc = tuple(error.get("loc", ()))
         location = str(loc[0]) if loc else "body"
         message = str(error.get("msg", "Invalid value"))
         if location == "body":
             pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc[1:])
-            result.append(models.Violation(location=models.ViolationLocation.body, pointer=pointer, detail=message))
-        elif location in ("path", "query", "header") and len(loc) > 1:
-            result.append(
-                models.Violation(location=models.ViolationLocation(location), parameter=str(loc[1]), detail=message)
-            )
+            result.append({"location": "body", "pointer": pointer, "detail": message})
+        elif location in PARAMETER_LOCATIONS and len(loc) > 1:
+            result.append({"location": location, "parameter": str(loc[1]), "detail": message})
         else:
-            result.append(models.Violation(location=models.ViolationLocation.body, pointer="", detail=message))
+            result.append({"location": "body", "pointer": "", "detail": message})
     return result
 
 
-def _describe(violation: models.Violation) -> str:
-    where = violation.pointer if violation.location == models.ViolationLocation.body else violation.parameter
-    return f"{violation.location.value} {where or '(whole body)'}: {violation.detail}"
+def _describe(violation: Violation) -> str:
+    where = violation.get("pointer") if violation["location"] == "body" else violation.get("parameter")
+    return f"{violation['location']} {where or '(whole body)'}: {violation['detail']}"
 
 
 async def render_error(request: Request, exc: Exception) -> Response:
