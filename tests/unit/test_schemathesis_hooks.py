@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from taskapi.docs import spec_document
 from taskapi.testing import schemathesis_hooks as hooks
 from taskapi.testing.contract import fuzzer_environment
 
+SPEC = spec_document()
 # The operations of the spec with each header parameter (the hook reads their patterns from the spec).
 OPERATION_WITH = {
     "Idempotency-Key": ("POST", "/tasks"),
@@ -30,7 +32,10 @@ def case(
         phase=SimpleNamespace(name=phase), generation=SimpleNamespace(mode=SimpleNamespace(is_positive=positive))
     )
     method, path = OPERATION_WITH[operation]
-    return SimpleNamespace(headers=headers, meta=meta, operation=SimpleNamespace(method=method, path=path))
+    schema = SimpleNamespace(raw_schema=SPEC)
+    return SimpleNamespace(
+        headers=headers, meta=meta, operation=SimpleNamespace(method=method, path=path, schema=schema)
+    )
 
 
 @pytest.fixture

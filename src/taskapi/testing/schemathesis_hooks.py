@@ -10,8 +10,9 @@
   case Schemathesis generated as *valid*, is left out. Schemathesis 4's coverage phase builds header values
   from letters and digits only, so it cannot make an entity tag (`"3"`), say, and it sends `If-Match: 0`
   as valid data; the server rightly answers 400. The header parameters and their patterns are read from
-  the spec, per operation. The fuzzing and stateful phases generate values that match and are left alone,
-  as are cases generated as invalid. How many headers were left out is printed at the end of the run.
+  the run's spec (the one Schemathesis was given), per operation. The fuzzing and stateful phases generate
+  values that match and are left alone, as are cases generated as invalid. How many headers were left
+  out is printed at the end of the run.
 """
 
 from __future__ import annotations
@@ -20,45 +21,40 @@ import atexit
 import re
 import sys
 import uuid
-from functools import cache
-from importlib.resources import files
 from typing import Any
 
 import schemathesis
-import yaml
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _left_out: list[str] = []
 
 
-@cache
-def _spec() -> dict[str, Any]:
-    """The spec (the copy shipped in the package, byte for byte openapi.yaml)."""
-    document: dict[str, Any] = yaml.safe_load((files("taskapi.generated") / "openapi.yaml").read_text(encoding="utf-8"))
-    return document
-
-
-def _resolved(node: dict[str, Any]) -> dict[str, Any]:
+def _resolved(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:
-        target: Any = _spec()
+        target: Any = document
         for part in str(node["$ref"])[2:].split("/"):
             target = target[part.replace("~1", "/").replace("~0", "~")]
         node = target
     return node
 
 
-@cache
-def _header_patterns(method: str, path: str) -> dict[str, re.Pattern[str]]:
-    """The header parameters of an operation that have a pattern, by lower-case name, with it."""
-    item = _spec()["paths"].get(path, {})
-    operation = item.get(method.lower(), {})
-    patterns: dict[str, re.Pattern[str]] = {}
-    for node in [*item.get("parameters", []), *operation.get("parameters", [])]:
-        parameter = _resolved(node)
-        pattern = _resolved(parameter.get("schema", {})).get("pattern")
-        if parameter.get("in") == "header" and isinstance(pattern, str):
-            patterns[str(parameter["name"]).lower()] = re.compile(pattern)
-    return patterns
+_patterns: dict[tuple[int, str, str], dict[str, re.Pattern[str]]] = {}
+
+
+def _header_patterns(document: dict[str, Any], method: str, path: str) -> dict[str, re.Pattern[str]]:
+    """The header parameters of an operation of the run's spec that have a pattern, by lower-case name."""
+    key = (id(document), method, path)
+    if key not in _patterns:
+        item = document["paths"].get(path, {})
+        operation = item.get(method.lower(), {})
+        patterns: dict[str, re.Pattern[str]] = {}
+        for node in [*item.get("parameters", []), *operation.get("parameters", [])]:
+            parameter = _resolved(document, node)
+            pattern = _resolved(document, parameter.get("schema", {})).get("pattern")
+            if parameter.get("in") == "header" and isinstance(pattern, str):
+                patterns[str(parameter["name"]).lower()] = re.compile(pattern)
+        _patterns[key] = patterns
+    return _patterns[key]
 
 
 def _report() -> None:
@@ -76,7 +72,7 @@ def before_call(context: Any, case: Any, **kwargs: Any) -> None:
     headers = case.headers
     if not headers:
         return
-    patterns = _header_patterns(case.operation.method, case.operation.path)
+    patterns = _header_patterns(case.operation.schema.raw_schema, case.operation.method, case.operation.path)
     key = headers.get(IDEMPOTENCY_KEY)
     pattern = patterns.get(IDEMPOTENCY_KEY.lower())
     if isinstance(key, str) and pattern is not None and pattern.search(key):
