@@ -122,6 +122,7 @@ def _server(spec: Spec, tmp: Path, root: Path) -> str:
         rate_limit_policies=spec.rate_limit_policies,
         rate_limited=spec.rate_limited,
         shapes=spec.response_shapes(),
+        write_only=spec.write_only_paths,
     )
     target = tmp / "server.py"
     target.write_text(HEADER + "\n" + text, encoding="utf-8")
@@ -147,6 +148,8 @@ def _param_source(param: Parameter) -> str:
         return f'request.path_params.get("{param.name}")'
     if param.location == "query":
         return f'request.query_params.getlist("{param.name}")'
+    if param.location == "cookie":
+        return f'request.cookies.get("{param.name}")'
     return f'runtime.header_parameter(request, "{param.name}")'
 
 

@@ -67,10 +67,17 @@ VALIDATION_ONLY_KEYWORDS = frozenset(
         "maxContains",
         "dependentRequired",
         "propertyNames",
+        "prefixItems",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "patternProperties",
+        "dependentSchemas",
     }
 )
 
 PARAMETER_TYPES = frozenset({"integer", "number", "string", "boolean"})
+# Where a parameter may be, and the one style the generated parser reads there (OpenAPI's default for it).
+PARAMETER_STYLES = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
 JSON = "application/json"
 # A response header component marked with this is set outside the handler (request ids on every response,
 # the RateLimit fields on the responses of rate-limited operations), so it is no field of the handler's
@@ -229,6 +236,12 @@ class Shape:
     def class_name(self) -> str:
         return f"{self.name}Dict"
 
+    @property
+    def functional(self) -> bool:
+        """Whether a property's name is no Python identifier (`X-Trace`, `class`): the TypedDict is then
+        declared with the functional syntax, `TypedDict("NameDict", {"X-Trace": str})`."""
+        return any(not f.name.isidentifier() or keyword.iskeyword(f.name) for f in self.fields)
+
 
 @dataclass(frozen=True)
 class RateLimit:
@@ -384,12 +397,15 @@ class Spec:
                         prop in required,
                     )
                     for prop, sub in schema.get("properties", {}).items()
+                    if _one_way(sub) != "writeOnly"  # never sent
                 )
                 del shapes[name]  # defined after the shapes it refers to
                 shapes[name] = Shape(name, str(schema.get("description", "")).strip(), fields)
             return f"{name}Dict"
 
-        def annotation(node: dict[str, Any], where: str) -> str:
+        def annotation(node: dict[str, Any] | bool, where: str) -> str:
+            if isinstance(node, bool):
+                return "Any"
             if "$ref" in node:
                 target = resolver.resolve(node)
                 if target.get("type") == "object" or "properties" in target or "allOf" in target:
@@ -413,7 +429,12 @@ class Spec:
                 raise SpecError(f"{where}: a response shape needs a JSON type (or a list of them)")
             parts = []
             for json_type in types:
-                if json_type == "array":
+                if json_type == "array" and "prefixItems" in node:
+                    members = [annotation(m, f"{where}/prefixItems/{i}") for i, m in enumerate(node["prefixItems"])]
+                    if node.get("items", True) is not False:
+                        members.append(annotation(node.get("items", True), where + "/items"))
+                    parts.append(f"list[{' | '.join(dict.fromkeys(members))}]")
+                elif json_type == "array":
                     parts.append(f"list[{annotation(node.get('items', {}), where + '/items')}]")
                 elif json_type == "string" and node.get("format") == "date-time":
                     parts.append("datetime")
@@ -453,16 +474,72 @@ class Spec:
         doc = copy.deepcopy(self.document)
         schemas: dict[str, Any] = doc.setdefault("components", {}).setdefault("schemas", {})
         schemas.update(copy.deepcopy(self.parameter_schemas()))
+        requested, responded = self._reachable(requests=True), self._reachable(requests=False)
         for name in list(schemas):
-            schemas[name] = for_models(schemas[name])
+            # A property required in one direction only is optional to the model of a schema that goes both
+            # ways (the validator requires it of requests, the response type of responses).
+            one_way = {"readOnly"} if name in requested else set()
+            one_way |= {"writeOnly"} if name in responded else set()
+            schemas[name] = for_models(schemas[name], frozenset(one_way))
         return doc
+
+    def _reachable(self, *, requests: bool) -> set[str]:
+        """The names of the component schemas a request body (or a response body) is or holds."""
+        schemas = self.document.get("components", {}).get("schemas", {})
+        if requests:
+            pending = [op.body_model for op in self.operations if op.body_model is not None]
+        else:  # every response's, errors' included
+            pending = [
+                str(media["schema"]["$ref"])[len(COMPONENT_SCHEMAS) :]
+                for response in _all_responses(self.document)
+                for media in response.get("content", {}).values()
+                if str(media.get("schema", {}).get("$ref", "")).startswith(COMPONENT_SCHEMAS)
+            ]
+        found: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name in found or name not in schemas:
+                continue
+            found.add(name)
+            pending.extend(
+                str(node["$ref"])[len(COMPONENT_SCHEMAS) :]
+                for node in _mappings(schemas[name])
+                if str(node.get("$ref", "")).startswith(COMPONENT_SCHEMAS)
+            )
+        return found
 
     def validation_definitions(self) -> dict[str, Any]:
         """The schemas the server validates requests against, by name (components.schemas and the
         parameter objects), referring to one another as `#/$defs/<name>`: the spec's own, unabridged."""
         definitions = {**self.document.get("components", {}).get("schemas", {}), **self.parameter_schemas()}
         resolver = Resolver(self.document)
-        return {name: _rebased(_discriminated(schema, resolver)) for name, schema in definitions.items()}
+        return {name: _rebased(_discriminated(_request_side(schema), resolver)) for name, schema in definitions.items()}
+
+    def write_only_paths(self, model: str) -> tuple[tuple[str, ...], ...]:
+        """Where a response of `model` may hold a `writeOnly` property, which the server never sends: each a
+        path of property names, `*` standing for any item of an array (`("members", "*", "password")`)."""
+        resolver = Resolver(self.document)
+        found: list[tuple[str, ...]] = []
+
+        def visit(node: Any, path: tuple[str, ...], seen: frozenset[str]) -> None:
+            if not isinstance(node, dict):
+                return
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                if ref in seen:
+                    return
+                seen = seen | {ref}
+            node = flattened(resolver.resolve(node), resolver)
+            for name, sub in node.get("properties", {}).items():
+                if _one_way(sub) == "writeOnly":
+                    found.append((*path, name))
+                else:
+                    visit(sub, (*path, name), seen)
+            if isinstance(node.get("items"), dict):
+                visit(node["items"], (*path, "*"), seen)
+
+        visit({"$ref": COMPONENT_SCHEMAS + model}, (), frozenset())
+        return tuple(found)
 
 
 # Formats whose models convert the string for the handler (datetime, date, time, UUID): the validator checks
@@ -479,32 +556,56 @@ _SCALAR_CONSTRAINTS = frozenset(
 )
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-_SUBSCHEMAS = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
+_SUBSCHEMAS = (
+    "items", "additionalProperties", "not", "contains", "propertyNames", "unevaluatedProperties", "unevaluatedItems",
+    "if", "then", "else",
+)  # fmt: skip
 
 
-def for_models(schema: Any) -> Any:
+def _mappings(node: Any) -> list[dict[str, Any]]:
+    """Every mapping in a schema, itself included."""
+    found: list[dict[str, Any]] = []
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            found.append(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return found
+
+
+def for_models(schema: Any, one_way: frozenset[str] = frozenset()) -> Any:
     """A schema as the model generator takes it: without the keywords only the validator enforces, a string
     of a converted format without the string keywords the generator would drop with a warning, and any
     other format a plain string (pydantic's `EmailStr` needs a package of its own, `AnyUrl` rewrites the
-    value). The validator (`Spec.validation_definitions`) enforces the schema as the spec has it."""
+    value). The validator (`Spec.validation_definitions`) enforces the schema as the spec has it.
+    `one_way`: `readOnly` when the schema is (in) a request body, `writeOnly` when it is (in) a response
+    body: a required property so marked is optional to the model, which serves both directions."""
     if not isinstance(schema, dict):
         return schema
     result: dict[str, Any] = {}
     for key, value in schema.items():
         if key in VALIDATION_ONLY_KEYWORDS:
             continue
+        if key == "items" and "prefixItems" in schema:
+            continue  # a tuple's items: a list of any value to the model, each checked by the validator
         if key in _SCHEMA_MAPS and isinstance(value, dict):
-            result[key] = {name: for_models(sub) for name, sub in value.items()}
+            result[key] = {name: for_models(sub, one_way) for name, sub in value.items()}
         elif key in ("oneOf", "anyOf") and isinstance(value, list):
-            result[key] = [_plain_scalar(for_models(sub)) for sub in value]
+            result[key] = [_plain_scalar(for_models(sub, one_way)) for sub in value]
         elif key in _SCHEMA_LISTS and isinstance(value, list):
-            result[key] = [for_models(sub) for sub in value]
+            result[key] = [for_models(sub, one_way) for sub in value]
         elif key == "items":
-            result[key] = _plain_scalar(for_models(value))
+            result[key] = _plain_scalar(for_models(value, one_way))
         elif key in _SUBSCHEMAS:
-            result[key] = for_models(value)
+            result[key] = for_models(value, one_way)
         else:
             result[key] = value
+    optional = {name for name, sub in schema.get("properties", {}).items() if _one_way(sub) in one_way}
+    if optional and isinstance(result.get("required"), list):
+        result["required"] = [name for name in result["required"] if name not in optional]
     fmt = result.get("format")
     if isinstance(fmt, str):
         if fmt in CONVERTED_FORMATS:
@@ -512,6 +613,35 @@ def for_models(schema: Any) -> Any:
                 result.pop(key, None)
         else:
             del result["format"]
+    return result
+
+
+def _one_way(schema: Any) -> str | None:
+    """`readOnly` or `writeOnly` when a property's schema (its own node, beside any `$ref`) is marked so."""
+    if isinstance(schema, dict):
+        for direction in ("readOnly", "writeOnly"):
+            if schema.get(direction) is True:
+                return direction
+    return None
+
+
+def _request_side(node: Any) -> Any:
+    """A schema as requests must satisfy it: a `readOnly` property is the server's to set, so a request
+    that sends one is refused (it is `false`), and one that omits it is not (it is not required)."""
+    if isinstance(node, list):
+        return [_request_side(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {key: _request_side(value) for key, value in node.items()}
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        read_only = {name for name, sub in properties.items() if _one_way(sub) == "readOnly"}
+        if read_only:
+            result["properties"] = {
+                name: False if name in read_only else sub for name, sub in result["properties"].items()
+            }
+            if isinstance(node.get("required"), list):
+                result["required"] = [name for name in node["required"] if name not in read_only]
     return result
 
 
@@ -874,13 +1004,14 @@ def _check_schema(schema: Any, where: str, problems: list[str]) -> None:
             f"{where}: the generated server cannot enforce {', '.join(unknown)}; "
             "express the rule with supported keywords or extend codegen/"
         )
-    for name, sub in schema.get("properties", {}).items():
-        _check_schema(sub, f"{where}/properties/{escape(name)}", problems)
-    for key in ("items", "additionalProperties"):
+    for key in _SCHEMA_MAPS:
+        for name, sub in (schema.get(key) or {}).items():
+            _check_schema(sub, f"{where}/{key}/{escape(name)}", problems)
+    for key in _SUBSCHEMAS:
         if isinstance(schema.get(key), dict):
             _check_schema(schema[key], f"{where}/{key}", problems)
-    for key in ("allOf", "oneOf", "anyOf"):
-        for index, sub in enumerate(schema.get(key, [])):
+    for key in _SCHEMA_LISTS:
+        for index, sub in enumerate(schema.get(key) or []):
             _check_schema(sub, f"{where}/{key}/{index}", problems)
     discriminator = schema.get("discriminator")
     if discriminator is not None and (not isinstance(discriminator, dict) or "oneOf" not in schema):
@@ -983,19 +1114,23 @@ def _check_form(schema: dict[str, Any], where: str, resolver: Resolver) -> None:
 
 def _parameter(param: dict[str, Any], where: str, resolver: Resolver, place: str, problems: list[str]) -> Parameter:
     name, location = param["name"], param["in"]
-    if location not in ("path", "query", "header"):
-        raise SpecError(f"{where}: parameter {name} is in {location}; only path, query and header are supported")
-    style = param.get("style", "form" if location == "query" else "simple")
-    if style != ("form" if location == "query" else "simple"):
+    if location not in PARAMETER_STYLES:
+        raise SpecError(f"{place}: parameter {name} is in {location}; only path, query, header and cookie are read")
+    style = param.get("style", PARAMETER_STYLES[location])
+    if style != PARAMETER_STYLES[location]:
         raise SpecError(
-            f"{place}: parameter {name} uses style {style}; the generated parser reads form (query) and simple "
-            "(path, header)"
+            f"{place}: parameter {name} uses style {style}; the generated parser reads form (query, cookie) and "
+            "simple (path, header)"
         )
+    if "content" in param:
+        raise SpecError(f"{place}: parameter {name} has a content (a media type); the generated parser reads schemas")
     schema = param.get("schema", {})
     _check_schema(schema, f"{place}/schema", problems)
     resolved = resolver.resolve(schema)
     json_type = resolved.get("type")
     item_type: str | None = None
+    if json_type == "array" and location == "cookie":
+        raise SpecError(f"{place}/schema: cookie parameter {name} must be a scalar (a cookie holds one value)")
     if json_type == "array":
         item_type = resolver.resolve(resolved.get("items", {})).get("type")
         if item_type not in PARAMETER_TYPES:

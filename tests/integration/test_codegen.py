@@ -225,11 +225,11 @@ def test_a_response_without_the_fields_the_server_always_sets_is_refused(project
 
 def test_an_unenforceable_spec_is_refused(project: Path) -> None:
     edit_spec(
-        project, "minLength: 1\n      maxLength: 200", "minLength: 1\n      maxLength: 200\n      patternProperties: {}"
+        project, "minLength: 1\n      maxLength: 200", "minLength: 1\n      maxLength: 200\n      contentSchema: {}"
     )
     result = codegen(project)
     assert result.returncode == 2
-    assert "#/components/schemas/Title: the generated server cannot enforce patternProperties" in result.stderr
+    assert "#/components/schemas/Title: the generated server cannot enforce contentSchema" in result.stderr
 
 
 FORMATTED_PROPERTIES = (

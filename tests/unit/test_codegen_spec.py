@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from codegen.spec import Spec, SpecError, load, parse_yaml, snake_case
+from codegen.spec import Spec, SpecError, load, load_document, parse_yaml, snake_case
 
 from taskapi.runtime.validation import Validators
 from tests.conftest import ROOT
+from tests.lab.app import SPEC as LAB_SPEC
 
 Mutation = Callable[[dict[str, Any]], object]
 MutatedSpec = Callable[[Mutation], Path]
@@ -89,9 +90,9 @@ def test_every_declared_response_and_header_is_in_the_model(contract: Spec) -> N
 
 def test_an_unenforceable_keyword_is_refused(mutated_spec: MutatedSpec) -> None:
     def mutate(doc: dict[str, Any]) -> None:
-        doc["components"]["schemas"]["Title"]["patternProperties"] = {"^x": {}}
+        doc["components"]["schemas"]["Title"]["contentSchema"] = {"type": "string"}
 
-    with pytest.raises(SpecError, match=r"#/components/schemas/Title: .*cannot enforce patternProperties"):
+    with pytest.raises(SpecError, match=r"#/components/schemas/Title: .*cannot enforce contentSchema"):
         load(mutated_spec(mutate))
 
 
@@ -99,9 +100,9 @@ def test_every_refusal_is_reported_in_one_run_with_its_pointer(mutated_spec: Mut
     def mutate(doc: dict[str, Any]) -> None:
         doc["components"]["schemas"]["Title"]["if"] = {"const": "x"}
         doc["components"]["schemas"]["TaskPage"]["properties"]["items"]["items"] = {"$dynamicRef": "#x"}
-        doc["paths"]["/healthz"]["get"]["parameters"] = [{"name": "s", "in": "cookie", "schema": {"type": "string"}}]
+        doc["paths"]["/healthz"]["get"]["parameters"] = [{"name": "s", "in": "querystring", "schema": {}}]
         doc["paths"]["/tasks"]["get"]["parameters"].append(
-            {"name": "q", "in": "query", "schema": {"type": "string", "patternProperties": {}}}
+            {"name": "q", "in": "query", "schema": {"type": "string", "contentSchema": {}}}
         )
 
     with pytest.raises(SpecError) as refused:
@@ -112,8 +113,8 @@ def test_every_refusal_is_reported_in_one_run_with_its_pointer(mutated_spec: Mut
     assert "#/components/schemas/TaskPage/properties/items/items: the generated server cannot enforce $dynamicRef;" in (
         "\n".join(problems)
     )
-    assert any(p.startswith("#/paths/~1tasks/get/parameters/") and "patternProperties" in p for p in problems)
-    assert "getHealth: parameter s is in cookie" in "\n".join(problems)
+    assert any(p.startswith("#/paths/~1tasks/get/parameters/") and "contentSchema" in p for p in problems)
+    assert "#/paths/~1healthz/get/parameters/0: parameter s is in querystring" in "\n".join(problems)
 
 
 @pytest.mark.parametrize("keyword", [("uniqueItems", True), ("not", {"const": "x"}), ("minProperties", 1)])
@@ -132,12 +133,21 @@ def test_keywords_that_only_constrain_are_enforced_by_the_validator(
     assert name not in models["TaskPage"]["properties"]["items"]
 
 
-def test_cookie_parameters_are_refused(mutated_spec: MutatedSpec) -> None:
-    def mutate(doc: dict[str, Any]) -> None:
-        doc["paths"]["/healthz"]["get"]["parameters"] = [{"name": "s", "in": "cookie", "schema": {"type": "string"}}]
+def test_cookie_parameters_are_read_and_a_cookie_holds_one_value(mutated_spec: MutatedSpec) -> None:
+    def mutate(doc: dict[str, Any], schema: dict[str, Any]) -> None:
+        doc["paths"]["/healthz"]["get"]["parameters"] = [{"name": "s", "in": "cookie", "schema": schema}]
 
-    with pytest.raises(SpecError, match="getHealth: parameter s is in cookie"):
-        load(mutated_spec(mutate))
+    spec = load(mutated_spec(lambda doc: mutate(doc, {"type": "string", "pattern": "^[a-z]+$"})))
+    [health] = [op for op in spec.operations if op.operation_id == "getHealth"]
+    [cookie] = health.parameters
+    assert (cookie.location, cookie.parser, cookie.required) == ("cookie", "string", False)
+    assert "s" not in health.request_headers  # the Cookie header carries it, not a header of its own
+    array = {"type": "array", "items": {"type": "string"}}
+    with pytest.raises(SpecError, match="/parameters/0/schema: cookie parameter s must be a scalar"):
+        load(mutated_spec(lambda doc: mutate(doc, array)))
+    styled = {"name": "s", "in": "cookie", "style": "simple", "schema": {"type": "string"}}
+    with pytest.raises(SpecError, match="parameter s uses style simple"):
+        load(mutated_spec(lambda doc: doc["paths"]["/healthz"]["get"].update(parameters=[styled])))
 
 
 def test_a_header_parameter_needs_a_declared_400(mutated_spec: MutatedSpec) -> None:
@@ -473,3 +483,33 @@ def test_a_discriminator_is_no_looser_than_its_one_of(mutated_spec: MutatedSpec)
     assert [e["loc"] for e in check.violations({"kind": "hourly"})] == [("kind",)]
     both = check.violations({"kind": "daily", "weekday": "mon"})  # Daily and Weekly both admit it
     assert [(e["loc"], e["type"]) for e in both] == [((), "oneOf")]
+
+
+def test_read_only_and_write_only_hold_in_their_direction() -> None:
+    """The lab's Account goes both ways: requests may not send `id` (read-only) and must send `password`
+    (write-only); responses carry `id` and never `password`; the model, which serves both, requires neither."""
+    lab = load(LAB_SPEC)
+    account = lab.validation_definitions()["Account"]
+    assert account["properties"]["id"] is False
+    assert account["required"] == ["username", "password"]
+    assert lab.models_document()["components"]["schemas"]["Account"]["required"] == ["username"]
+    assert lab.write_only_paths("Account") == (("password",),)
+    [shape] = [shape for shape in lab.response_shapes() if shape.name == "Account"]
+    assert [(f.name, f.required) for f in shape.fields] == [("id", True), ("username", True), ("created_at", True)]
+
+
+def test_a_write_only_property_of_a_request_only_schema_stays_required_to_its_model(contract: Spec) -> None:
+    grant = contract.models_document()["components"]["schemas"]["PasswordGrant"]
+    assert "password" in grant["required"]
+
+
+def test_a_shape_with_names_that_are_no_identifiers_and_a_tuple() -> None:
+    lab = load(LAB_SPEC)
+    shapes = {shape.name: shape for shape in lab.response_shapes()}
+    assert shapes["SearchEcho"].functional and not shapes["Formats"].functional
+    assert {f.name: f.annotation for f in shapes["SearchEcho"].fields}["X-Trace"] == "str"
+    document = parse_yaml(LAB_SPEC.read_text(encoding="utf-8"))
+    ok = document["paths"]["/arrays"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    ok["$ref"] = "#/components/schemas/Arrays"  # a response with a tuple (prefixItems, no more items)
+    [arrays] = [shape for shape in load_document(document, "lab").response_shapes() if shape.name == "Arrays"]
+    assert {f.name: f.annotation for f in arrays.fields}["point"] == "list[float]"

@@ -402,3 +402,38 @@ def test_array_items_that_do_not_parse_are_named_and_the_schema_still_applies() 
     with pytest.raises(runtime.InvalidRequest) as exc:
         runtime.parse_parameters(ArrayParams, ARRAY_SCHEMA, [("ids", "query", "array:integer:csv", "")])
     assert [(e["loc"], e["type"]) for e in exc.value.errors] == [(("query", "ids"), "minItems")]
+
+
+class _Member(BaseModel):
+    name: str
+    secret: str | None = None
+
+
+class _Team(BaseModel):
+    lead: _Member
+    members: list[_Member]
+    secret: str
+
+
+@pytest.mark.parametrize("as_dict", [False, True])
+def test_write_only_properties_are_never_sent(as_dict: bool) -> None:
+    team = _Team(lead=_Member(name="a", secret="s1"), members=[_Member(name="b", secret="s2")], secret="s0")
+    body: Any = team.model_dump() if as_dict else team
+    paths = (("secret",), ("lead", "secret"), ("members", "*", "secret"), ("absent", "x"))
+    response = runtime.json_response(body, 200, write_only=paths)
+    assert json.loads(bytes(response.body)) == {"lead": {"name": "a"}, "members": [{"name": "b"}]}
+    assert team.secret == "s0" and team.lead.secret == "s1"  # the handler's value is left alone
+
+
+def test_a_cookie_parameter_is_validated_and_located_in_the_cookie() -> None:
+    schema = runtime.Validators(
+        {"P": {"type": "object", "properties": {"s": {"type": "string", "pattern": "^[a-z]{3}$"}}}}
+    )["P"]
+
+    class P(BaseModel):
+        s: str | None = None
+
+    assert runtime.parse_parameters(P, schema, [("s", "cookie", "string", "abc")]).s == "abc"
+    with pytest.raises(runtime.InvalidRequest) as refused:
+        runtime.parse_parameters(P, schema, [("s", "cookie", "string", "ABC")])
+    assert [error["loc"] for error in refused.value.errors] == [("cookie", "s")]
