@@ -79,13 +79,14 @@ def schemathesis_command(
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     require_if_match: bool = False,
     operation_ids: Sequence[str] = (),
+    config: Path | None = None,
 ) -> list[str]:
     """The Schemathesis CLI invocation: all checks, all phases, a fixed seed; a JUnit report, the HAR and
     WFC reports the contract coverage report reads (`HAR_REPORT`, `WFC_REPORT` in `report_dir`), and the
     event stream (`EVENTS_REPORT`: which links the stateful phase followed).
     `require_if_match`: the deployment has TASKAPI_REQUIRE_IF_MATCH=true. `operation_ids`: only these
-    operations (default: every one)."""
-    config = REQUIRE_IF_MATCH_CONFIG if require_if_match else CONFIG
+    operations (default: every one). `config`: another Schemathesis configuration (another spec's)."""
+    config = config or (REQUIRE_IF_MATCH_CONFIG if require_if_match else CONFIG)
     only = [argument for operation_id in operation_ids for argument in ("--include-operation-id", operation_id)]
     return [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", str(spec),

@@ -1,0 +1,107 @@
+"""The lab's server: the package codegen generated from tests/lab/openapi.yaml, served by the real runtime
+(dispatch, validation, request limits, problem documents) with handlers that echo what they validated.
+
+`python -m uvicorn --factory tests.lab.app:create_app` with TASKAPI_LAB_PACKAGE naming the generated
+package's directory (`<root>/src/taskapi/generated` of a `python -m codegen --root <root>` run)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from codegen.spec import Spec, load
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from taskapi import runtime
+from taskapi.errors import NotFound, add_exception_handlers, render_error
+from taskapi.middleware import RequestLimits
+
+PACKAGE_VARIABLE = "TASKAPI_LAB_PACKAGE"
+SPEC = Path(__file__).resolve().parent / "openapi.yaml"
+# The limits the lab's spec leaves to the server's defaults.
+MAX_HEADER_BYTES = 16384
+MAX_URL_BYTES = 8192
+
+
+def import_package(directory: Path, name: str = "lab_generated") -> ModuleType:
+    """Import a generated package from its directory under `name`; return its `server` module."""
+    if name not in sys.modules:
+        found = importlib.util.spec_from_file_location(
+            name, directory / "__init__.py", submodule_search_locations=[str(directory)]
+        )
+        assert found is not None and found.loader is not None
+        package = importlib.util.module_from_spec(found)
+        sys.modules[name] = package
+        found.loader.exec_module(package)
+    return importlib.import_module(f"{name}.server")
+
+
+def _class_prefix(operation_id: str) -> str:
+    return operation_id[0].upper() + operation_id[1:]
+
+
+class LabHandlers:
+    """Every operation of the lab: an echo of what was validated, converted to the response's model
+    through JSON (so the response carries what the request's model held), and two that keep state
+    (accounts: created with what only the server sets, read back by id)."""
+
+    def __init__(self, spec: Spec, server: ModuleType) -> None:
+        self._server = server
+        self._accounts: dict[uuid.UUID, Any] = {}
+        for op in spec.operations:
+            if not hasattr(type(self), op.python_name):
+                setattr(self, op.python_name, self._echo(op.operation_id, op.responses[0].status))
+
+    def _response(self, operation_id: str, status: int) -> Any:
+        return getattr(self._server, f"{_class_prefix(operation_id)}{status}Response")
+
+    def _echo(self, operation_id: str, status: int) -> Any:
+        response = self._response(operation_id, status)
+        model = response.__dataclass_fields__["body"].type.split(" | ")[0].removeprefix("models.")
+        model_class = getattr(self._server.models, model)
+
+        async def echo(*given: BaseModel) -> Any:
+            source = given[-1]
+            return response(body=model_class.model_validate(source.model_dump(mode="json", by_alias=True)))
+
+        return echo
+
+    async def create_account(self, body: Any) -> Any:
+        models = self._server.models
+        account = models.Account(
+            id=uuid.uuid4(), username=body.username, password=body.password, created_at=datetime.now(UTC)
+        )
+        self._accounts[account.id] = account
+        return self._response("createAccount", 201)(body=account, location=f"/accounts/{account.id}")
+
+    async def get_account(self, params: Any) -> Any:
+        account = self._accounts.get(params.account_id)
+        if account is None:
+            raise NotFound("No account has this id.")
+        return self._response("getAccount", 200)(body=account)
+
+
+def create_app() -> FastAPI:
+    """The lab's application (uvicorn's factory)."""
+    directory = Path(os.environ[PACKAGE_VARIABLE])
+    server = import_package(directory)
+    spec = load(directory / "openapi.yaml")
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
+    operations = server.build_operations(lab=LabHandlers(spec, server))
+    app.add_middleware(runtime.Dispatch, operations=operations, on_error=render_error)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=server.LIMITS.max_body_bytes,
+        max_header_bytes=MAX_HEADER_BYTES,
+        max_url_bytes=MAX_URL_BYTES,
+    )
+    add_exception_handlers(app)
+    return app
