@@ -118,7 +118,7 @@ ASSERTED_FORMATS = frozenset(
     }
 )  # fmt: skip
 INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
-DOCUMENTING_FORMATS = frozenset({"float", "double", "password"})
+DOCUMENTING_FORMATS = frozenset({"float", "double", "password", "binary"})
 
 
 class SpecError(Exception):
@@ -204,6 +204,11 @@ class SuccessResponse:
     body_model: str | None
     media_type: str | None
     headers: tuple[Header, ...]
+
+    @property
+    def binary(self) -> bool:
+        """A body of bytes (neither JSON nor text): an image, a download."""
+        return self.media_type is not None and self.body_model is None and not self.media_type.startswith("text/")
 
 
 @dataclass(frozen=True)
@@ -1174,10 +1179,20 @@ def _success(status: int, response: dict[str, Any], where: str, resolver: Resolv
                 raise SpecError(f"{where}: the {media_type} body of a {status} response must be a string")
         elif media_type == JSON or media_type.endswith("+json"):
             body_model = resolver.ref_name(media.get("schema", {}), f"{where}.responses.{status}")
-        else:
+        elif media_type.endswith(("/xml", "+xml")) or "*" in media_type or "," in media_type:
             raise SpecError(
-                f"{where}: the {status} response is {media_type}; the generated server renders JSON and text only"
+                f"{where}: the {status} response is {media_type}; the generated server renders JSON, text and "
+                "binary bodies of one declared media type (no XML)"
             )
+        else:
+            # Bytes as they are (an image/png, an application/pdf): the handler returns bytes. OpenAPI 3.1
+            # spells such a body `type: string` with `contentMediaType`, or (3.0's way) `format: binary`.
+            schema = resolver.resolve(media.get("schema", {"type": "string"}))
+            if schema.get("type") != "string" or "contentEncoding" in schema:
+                raise SpecError(
+                    f"{where}: the {media_type} body of a {status} response must be raw bytes: "
+                    "{type: string, contentMediaType: ...} (or format: binary)"
+                )
     headers: list[Header] = []
     for name, header_node in response.get("headers", {}).items():
         header = resolver.resolve(header_node)

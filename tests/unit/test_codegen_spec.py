@@ -396,14 +396,14 @@ def test_what_the_server_would_not_serve_is_refused(mutated_spec: MutatedSpec) -
             "text/event-stream": {"schema": {"type": "string"}}
         }
         ok = doc["paths"]["/healthz"]["get"]["responses"]["200"]
-        ok["content"] = {"image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}}}
+        ok["content"] = {"application/xml": {"schema": {"type": "object"}}}
 
     with pytest.raises(SpecError) as refused:
         load(mutated_spec(mutate))
     said = "\n".join(refused.value.problems)
     assert "#/webhooks: webhooks (requests the API would make) are not generated" in said
     assert "#/paths/~1tasks/post/callbacks: callbacks are not generated" in said
-    assert "getHealth: the 200 response is image/png; the generated server renders JSON and text only" in said
+    assert "getHealth: the 200 response is application/xml; the generated server renders JSON, text and " in said
     assert "getMetrics: the 200 response is a stream (text/event-stream)" in said
 
 

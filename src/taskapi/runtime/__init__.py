@@ -36,7 +36,7 @@ from taskapi.runtime.requests import (
     read_json_body,
     validate_body,
 )
-from taskapi.runtime.responses import empty_response, json_response, text_response, under_root
+from taskapi.runtime.responses import binary_response, empty_response, json_response, text_response, under_root
 from taskapi.runtime.routing import (
     OPERATION_ID,
     PRINCIPAL,
@@ -79,6 +79,7 @@ __all__ = [
     "UnsupportedMediaType",
     "Validators",
     "bearer_token",
+    "binary_response",
     "client_address",
     "empty_response",
     "entity_tags",

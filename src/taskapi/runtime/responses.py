@@ -52,6 +52,11 @@ def text_response(body: str, status: int, media_type: str, headers: Mapping[str,
     return Response(body, status_code=status, headers=headers, media_type=f"{media_type}; charset=utf-8")
 
 
+def binary_response(body: bytes, status: int, media_type: str, headers: Mapping[str, str] | None = None) -> Response:
+    """Bytes as they are (an image, a download), with the media type the spec declares."""
+    return Response(body, status_code=status, headers=headers, media_type=media_type)
+
+
 def empty_response(status: int, headers: Mapping[str, str] | None = None) -> Response:
     """A response without a body (204 and the like)."""
     return Response(status_code=status, headers=headers)
