@@ -20,7 +20,7 @@ import pytest
 from taskapi.testing.contract import fuzzer_environment, schemathesis_command
 from taskapi.testing.liveserver import ServerProcess, listening_socket, server_process
 from tests.conftest import ROOT
-from tests.lab.app import PACKAGE_VARIABLE, SPEC
+from tests.lab.app import PACKAGE_VARIABLE, PNG, SPEC
 from tests.lab.cases import CASES, Construct, Request
 
 pytestmark = [pytest.mark.contract, pytest.mark.xdist_group("construct-lab")]
@@ -141,6 +141,17 @@ def test_read_only_is_the_servers_and_write_only_is_never_sent(lab: ServerProces
         assert fetched.status_code == 200
         assert fetched.json() == account
         assert client.post("/accounts", json={"username": "grace"}).status_code == 422
+
+
+def test_bytes_are_served_as_they_are_with_their_media_type(lab: ServerProcess) -> None:
+    with httpx.Client(base_url=lab.base_url) as client:
+        image = client.get("/images/0b2a4c1e-5f0d-4c89-9a53-0e0f8b1d2c3a")
+        assert image.headers["content-type"] == "image/png"
+        assert image.content == PNG
+        export = client.get("/exports/2026-12-07")
+        assert export.headers["content-type"] == "application/octet-stream"
+        assert export.headers["content-disposition"] == 'attachment; filename="2026-12-07.bin"'
+        assert export.content == b"2026-12-07" + bytes(range(256))
 
 
 def test_schemathesis_finds_nothing(lab: ServerProcess, tmp_path: Path) -> None:

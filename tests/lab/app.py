@@ -88,6 +88,21 @@ class LabHandlers:
             raise NotFound("No account has this id.")
         return self._response("getAccount", 200)(body=account)
 
+    async def get_image(self, params: Any) -> Any:
+        return self._response("getImage", 200)(body=PNG)
+
+    async def get_export(self, params: Any) -> Any:
+        day = params.day.isoformat()
+        disposition = f'attachment; filename="{day}.bin"'
+        return self._response("getExport", 200)(body=day.encode() + bytes(range(256)), content_disposition=disposition)
+
+
+# The smallest PNG: one transparent pixel.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
 
 def create_app() -> FastAPI:
     """The lab's application (uvicorn's factory)."""

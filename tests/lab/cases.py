@@ -26,6 +26,8 @@ CATALOGUE = (
     "header-integer", "cookie", "path-uuid", "path-date",
     # bodies and directions
     "form-encoded", "readOnly", "writeOnly", "links",
+    # responses that are no JSON
+    "image-response", "octet-stream-response",
 )  # fmt: skip
 
 UUID = "0b2a4c1e-5f0d-4c89-9a53-0e0f8b1d2c3a"
@@ -352,5 +354,15 @@ CASES: tuple[Construct, ...] = (
         "links",
         (account(username="linked"),),
         (body_refusal(account(username="Linked"), "/username"),),
+    ),
+    Construct(
+        "image-response",
+        (Request("GET", f"/images/{UUID}"),),
+        (Refused(Request("GET", "/images/42"), ("path", "imageId")),),
+    ),
+    Construct(
+        "octet-stream-response",
+        (Request("GET", "/exports/2026-12-07"),),
+        (Refused(Request("GET", "/exports/2026-12-7"), ("path", "day")),),
     ),
 )

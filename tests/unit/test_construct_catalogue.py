@@ -97,6 +97,8 @@ USES: dict[str, Callable[[], bool]] = {
     "readOnly": lambda: keyword("readOnly", True),
     "writeOnly": lambda: keyword("writeOnly", True),
     "links": lambda: keyword("links"),
+    "image-response": lambda: keyword("image/png"),
+    "octet-stream-response": lambda: keyword("application/octet-stream"),
 }
 
 
