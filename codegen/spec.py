@@ -787,6 +787,7 @@ def load_document(document: Any, source: str) -> Spec:
     """`load` of a document already parsed (e.g. an older revision read from git); `source` names it in errors."""
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):
         raise SpecError(f"{source}: expected an OpenAPI 3.1 document")
+    document, origins = _hoisted(document)
     spec = Spec(document=document)
     resolver = Resolver(document)
     schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
@@ -802,7 +803,7 @@ def load_document(document: Any, source: str) -> Spec:
             if isinstance(path_item.get(method), dict) and path_item[method].get("callbacks"):
                 problems.append(f"{pointer('paths', path_template, method, 'callbacks')}: callbacks are not generated")
     for name, schema in schemas.items():
-        _check_schema(schema, pointer("components", "schemas", name), problems)
+        _check_schema(schema, origins.get(name) or pointer("components", "schemas", name), problems)
     for path_template, path_item in document.get("paths", {}).items():
         shared = path_item.get("parameters", [])
         for method in HTTP_METHODS:
@@ -826,6 +827,55 @@ def load_document(document: Any, source: str) -> Spec:
     spec.operations = [_with_rate_limits(op, document, spec.rate_limit_policies, resolver) for op in spec.operations]
     spec.constant_headers  # noqa: B018 - checks that every response declares them (SpecError otherwise)
     return spec
+
+
+def _hoisted(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The document with each body schema written inline in an operation (a request body's, a success
+    response's) moved to components.schemas under a name of its own, and referred to there: every body the
+    generated code handles is a model. `createTask`'s request body becomes `CreateTaskRequest`, its 201
+    response's `CreateTask201Body`. A name that is taken already is refused. The served spec is unchanged.
+    Also returned: where each moved schema is in the document (a JSON pointer), to name it in refusals."""
+    hoisted = copy.deepcopy(document)
+    schemas: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    problems: list[str] = []
+
+    def hoist(media: Any, name: str, where: str) -> None:
+        if not isinstance(media, dict) or not isinstance(media.get("schema"), dict) or "$ref" in media["schema"]:
+            return
+        if name in schemas or name in hoisted.get("components", {}).get("schemas", {}):
+            problems.append(f"{where}: its schema would be components.schemas.{name}, which exists: name the schema")
+            return
+        schemas[name] = media["schema"]
+        origins[name] = where
+        media["schema"] = {"$ref": COMPONENT_SCHEMAS + name}
+
+    for path, item in hoisted.get("paths", {}).items():
+        for method in HTTP_METHODS:
+            raw = item.get(method) if isinstance(item, dict) else None
+            if not isinstance(raw, dict) or not isinstance(raw.get("operationId"), str) or not raw["operationId"]:
+                continue
+            operation_id = raw["operationId"]
+            prefix = operation_id[0].upper() + operation_id[1:]
+            body = raw.get("requestBody")
+            if isinstance(body, dict) and "$ref" not in body and len(body.get("content") or {}) == 1:
+                for media_type, media in body["content"].items():
+                    where = pointer("paths", path, method, "requestBody", "content", media_type, "schema")
+                    hoist(media, f"{prefix}Request", where)
+            for status, response in (raw.get("responses") or {}).items():
+                if not isinstance(response, dict) or "$ref" in response or not str(status).isdigit():
+                    continue
+                if not (200 <= int(status) < 300):
+                    continue
+                for media_type, media in (response.get("content") or {}).items():
+                    if media_type == JSON or media_type.endswith("+json"):
+                        where = pointer("paths", path, method, "responses", status, "content", media_type, "schema")
+                        hoist(media, f"{prefix}{status}Body", where)
+    if problems:
+        raise SpecError(*problems)
+    if schemas:
+        hoisted.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+    return hoisted, origins
 
 
 def _limits(document: dict[str, Any], operations: list[Operation]) -> dict[str, int]:

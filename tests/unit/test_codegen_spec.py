@@ -513,3 +513,21 @@ def test_a_shape_with_names_that_are_no_identifiers_and_a_tuple() -> None:
     ok["$ref"] = "#/components/schemas/Arrays"  # a response with a tuple (prefixItems, no more items)
     [arrays] = [shape for shape in load_document(document, "lab").response_shapes() if shape.name == "Arrays"]
     assert {f.name: f.annotation for f in arrays.fields}["point"] == "list[float]"
+
+
+def test_inline_bodies_become_models_and_are_refused_where_they_are_written() -> None:
+    document = parse_yaml(LAB_SPEC.read_text(encoding="utf-8"))
+    lab = load_document(copy.deepcopy(document), "lab")
+    [booking] = [op for op in lab.operations if op.operation_id == "createBooking"]
+    assert (booking.body_model, booking.responses[0].body_model) == ("CreateBookingRequest", "CreateBooking201Body")
+    body = document["paths"]["/bookings"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body["properties"]["seat"] = {"type": "string", "contentEncoding": "base64"}
+    with pytest.raises(SpecError) as refused:
+        load_document(copy.deepcopy(document), "lab")
+    assert refused.value.problems == (
+        "#/paths/~1bookings/post/requestBody/content/application~1json/schema/properties/seat: the generated "
+        "server cannot enforce contentEncoding; express the rule with supported keywords or extend codegen/",
+    )
+    document["components"]["schemas"]["CreateBookingRequest"] = {"type": "object"}
+    with pytest.raises(SpecError, match=r"schema would be components\.schemas\.CreateBookingRequest, which exists"):
+        load_document(document, "lab")
