@@ -88,6 +88,13 @@ class LabHandlers:
             raise NotFound("No account has this id.")
         return self._response("getAccount", 200)(body=account)
 
+    async def create_booking(self, body: Any) -> Any:
+        booking = {"id": str(uuid.uuid4()), **body.model_dump(mode="json")}
+        wrapped = {"links": {"self": f"/bookings/{booking['id']}"}, "data": booking}
+        return self._response("createBooking", 201)(
+            body=self._server.models.CreateBooking201Body.model_validate(wrapped)
+        )
+
     async def get_image(self, params: Any) -> Any:
         return self._response("getImage", 200)(body=PNG)
 

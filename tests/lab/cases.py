@@ -28,6 +28,8 @@ CATALOGUE = (
     "form-encoded", "readOnly", "writeOnly", "links",
     # responses that are no JSON
     "image-response", "octet-stream-response",
+    # bodies written inline (the real-world specs' way)
+    "inline-request-body", "inline-allOf-response",
 )  # fmt: skip
 
 UUID = "0b2a4c1e-5f0d-4c89-9a53-0e0f8b1d2c3a"
@@ -83,6 +85,10 @@ def body_refusal(request: Request, pointer: str) -> Refused:
 
 def search(query: str = "", headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None) -> Request:
     return Request("GET", "/search", query=query, headers=headers or {}, cookies=cookies or {})
+
+
+def booking(**values: Any) -> Request:
+    return Request("POST", "/bookings", json={"trip_id": UUID, "passenger_name": "Grace", **values})
 
 
 def account(**values: Any) -> Request:
@@ -364,5 +370,19 @@ CASES: tuple[Construct, ...] = (
         "octet-stream-response",
         (Request("GET", "/exports/2026-12-07"),),
         (Refused(Request("GET", "/exports/2026-12-7"), ("path", "day")),),
+    ),
+    Construct(
+        "inline-request-body",
+        (booking(), booking(has_bicycle=True)),
+        (
+            body_refusal(booking(trip_id="x"), "/trip_id"),
+            body_refusal(booking(passenger_name=""), "/passenger_name"),
+            body_refusal(booking(has_dog=True), "/has_dog"),
+        ),
+    ),
+    Construct(
+        "inline-allOf-response",
+        (booking(passenger_name="Ada Lovelace"),),
+        (body_refusal(booking(has_bicycle="yes"), "/has_bicycle"),),
     ),
 )

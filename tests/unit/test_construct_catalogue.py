@@ -34,6 +34,10 @@ def walk(node: Any) -> Iterator[dict[str, Any]]:
             yield from walk(item)
 
 
+def operations() -> list[dict[str, Any]]:
+    return [op for item in document()["paths"].values() for op in item.values()]
+
+
 def parameters() -> list[dict[str, Any]]:
     return [p for item in document()["paths"].values() for op in item.values() for p in op.get("parameters", [])]
 
@@ -98,6 +102,17 @@ USES: dict[str, Callable[[], bool]] = {
     "writeOnly": lambda: keyword("writeOnly", True),
     "links": lambda: keyword("links"),
     "image-response": lambda: keyword("image/png"),
+    "inline-request-body": lambda: any(
+        "$ref" not in media["schema"]
+        for op in operations()
+        for media in op.get("requestBody", {}).get("content", {}).values()
+    ),
+    "inline-allOf-response": lambda: any(
+        "allOf" in media.get("schema", {})
+        for op in operations()
+        for response in op["responses"].values()
+        for media in response.get("content", {}).values()
+    ),
     "octet-stream-response": lambda: keyword("application/octet-stream"),
 }
 
