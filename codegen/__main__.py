@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from codegen.spec import FORM, Operation, Parameter, Spec, SpecError, load, snake_case
+from codegen.spec import FORM, MULTIPART, Operation, Parameter, Spec, SpecError, load, snake_case
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = "openapi.yaml"
@@ -116,6 +116,7 @@ def _server(spec: Spec, tmp: Path, root: Path) -> str:
         secured_tags=spec.secured_tags,
         schemes=sorted({name for op in spec.operations for name in op.security}),
         FORM=FORM,
+        MULTIPART=MULTIPART,
         middleware_headers=spec.middleware_headers,
         constant_headers=spec.constant_headers,
         limits=spec.limits,

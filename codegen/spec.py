@@ -84,6 +84,12 @@ JSON = "application/json"
 # response type. MIDDLEWARE_HEADERS lists them with their patterns.
 MIDDLEWARE_EXTENSION = "x-taskapi-middleware"
 FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+# A file part of a multipart body: a property `{type: string, format: binary}` of its schema, whose media
+# types are the part's `encoding.<name>.contentType` (OpenAPI's default for bytes: application/octet-stream).
+FILE_FORMAT = "binary"
+DEFAULT_FILE_MEDIA_TYPE = "application/octet-stream"
+BODY_MEDIA_TYPES = (JSON, FORM, MULTIPART)
 # The server-wide limits (bytes): top-level `x-taskapi-limits`, each with the status that answers it and
 # the operations that must declare that status.
 LIMITS_EXTENSION = "x-taskapi-limits"
@@ -118,7 +124,7 @@ ASSERTED_FORMATS = frozenset(
     }
 )  # fmt: skip
 INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
-DOCUMENTING_FORMATS = frozenset({"float", "double", "password", "binary"})
+DOCUMENTING_FORMATS = frozenset({"float", "double", "password"})
 
 
 class SpecError(Exception):
@@ -164,6 +170,16 @@ class Parameter:
         if self.item_type is None:
             return self.json_type
         return f"array:{self.item_type}:{'multi' if self.exploded else 'csv'}"
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """A file part of a multipart/form-data body: the media types it may be, and its size limit in bytes
+    (the property's `maxLength`, which for bytes counts bytes)."""
+
+    name: str
+    media_types: tuple[str, ...]
+    max_bytes: int | None
 
 
 @dataclass(frozen=True)
@@ -284,6 +300,16 @@ class Operation:
     rate_limits: tuple[RateLimit, ...] = ()
     declared_responses: tuple[DeclaredResponse, ...] = ()
     """Every response the operation declares, in document order, with its headers."""
+    files: tuple[FilePart, ...] = ()
+    """A multipart body's file parts."""
+
+    @property
+    def body_schema(self) -> str | None:
+        """The name of the definition the body is validated against (`validation_definitions`): its model's,
+        or for a multipart body `<model>.multipart`, whose file parts are bytes the validator does not see."""
+        if self.body_model is not None and self.body_media_type == MULTIPART:
+            return f"{self.body_model}.multipart"
+        return self.body_model
 
     def rate_limits_at(self, stage: str) -> tuple[RateLimit, ...]:
         """The policies counted at one stage of the glue (`client`, `user` or `body`)."""
@@ -518,6 +544,12 @@ class Spec:
         parameter objects), referring to one another as `#/$defs/<name>`: the spec's own, unabridged."""
         definitions = {**self.document.get("components", {}).get("schemas", {}), **self.parameter_schemas()}
         resolver = Resolver(self.document)
+        for op in self.operations:
+            if op.files and op.body_model is not None and op.body_schema is not None:
+                body = copy.deepcopy(resolver.resolve({"$ref": COMPONENT_SCHEMAS + op.body_model}))
+                for file in op.files:  # bytes, which the runtime checks (media type, size)
+                    body["properties"][file.name] = True
+                definitions[op.body_schema] = body
         return {name: _rebased(_discriminated(_request_side(schema), resolver)) for name, schema in definitions.items()}
 
     def write_only_paths(self, model: str) -> tuple[tuple[str, ...], ...]:
@@ -613,7 +645,7 @@ def for_models(schema: Any, one_way: frozenset[str] = frozenset()) -> Any:
         result["required"] = [name for name in result["required"] if name not in optional]
     fmt = result.get("format")
     if isinstance(fmt, str):
-        if fmt in CONVERTED_FORMATS:
+        if fmt in CONVERTED_FORMATS or fmt == FILE_FORMAT:  # a file part's bytes: their size is the runtime's
             for key in _STRING_KEYWORDS:
                 result.pop(key, None)
         else:
@@ -802,8 +834,10 @@ def load_document(document: Any, source: str) -> Spec:
         for method in HTTP_METHODS:
             if isinstance(path_item.get(method), dict) and path_item[method].get("callbacks"):
                 problems.append(f"{pointer('paths', path_template, method, 'callbacks')}: callbacks are not generated")
+    multipart = _multipart_bodies(document)
     for name, schema in schemas.items():
-        _check_schema(schema, origins.get(name) or pointer("components", "schemas", name), problems)
+        where = origins.get(name) or pointer("components", "schemas", name)
+        _check_schema(schema, where, problems, file_parts=name in multipart)
     for path_template, path_item in document.get("paths", {}).items():
         shared = path_item.get("parameters", [])
         for method in HTTP_METHODS:
@@ -827,6 +861,22 @@ def load_document(document: Any, source: str) -> Spec:
     spec.operations = [_with_rate_limits(op, document, spec.rate_limit_policies, resolver) for op in spec.operations]
     spec.constant_headers  # noqa: B018 - checks that every response declares them (SpecError otherwise)
     return spec
+
+
+def _multipart_bodies(document: dict[str, Any]) -> set[str]:
+    """The component schemas that are a multipart/form-data request body."""
+    names: set[str] = set()
+    resolver = Resolver(document)
+    for item in document.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            raw = item.get(method) if isinstance(item, dict) else None
+            if not isinstance(raw, dict) or "requestBody" not in raw:
+                continue
+            media = resolver.resolve(raw["requestBody"]).get("content", {}).get(MULTIPART, {})
+            ref = media.get("schema", {}).get("$ref") if isinstance(media, dict) else None
+            if isinstance(ref, str) and ref.startswith(COMPONENT_SCHEMAS):
+                names.add(ref[len(COMPONENT_SCHEMAS) :])
+    return names
 
 
 def _hoisted(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -1039,9 +1089,16 @@ class Resolver:
         return ref.rsplit("/", 1)[1]
 
 
-def _check_schema(schema: Any, where: str, problems: list[str]) -> None:
+def _check_schema(schema: Any, where: str, problems: list[str], *, file_parts: bool = False) -> None:
     """Add to `problems` every place under `schema` (at the JSON pointer `where`) that uses a keyword the
-    generated server cannot honour."""
+    generated server cannot honour. `file_parts`: the schema is a multipart body's, whose properties may be
+    files (`format: binary`)."""
+    if isinstance(schema, dict) and file_parts:
+        for name, sub in (schema.get("properties") or {}).items():
+            if isinstance(sub, dict) and sub.get("format") == FILE_FORMAT and sub.get("type") == "string":
+                sub = {key: value for key, value in sub.items() if key != "format"}  # a file part
+            _check_schema(sub, f"{where}/properties/{escape(name)}", problems)
+        schema = {key: value for key, value in schema.items() if key != "properties"}
     if isinstance(schema, bool):
         return
     if not isinstance(schema, dict):
@@ -1113,17 +1170,22 @@ def _operation(
 
     body_model: str | None = None
     body_media_type: str | None = None
+    files: tuple[FilePart, ...] = ()
     if "requestBody" in raw:
         body = resolver.resolve(raw["requestBody"])
         content = body.get("content", {})
-        if len(content) != 1 or next(iter(content)) not in (JSON, FORM) or not body.get("required", False):
-            raise SpecError(f"{where}: a request body must be required and have one media type: {JSON} or {FORM}")
+        if len(content) != 1 or next(iter(content)) not in BODY_MEDIA_TYPES or not body.get("required", False):
+            raise SpecError(
+                f"{where}: a request body must be required and have one media type: {', '.join(BODY_MEDIA_TYPES)}"
+            )
         body_media_type, media = next(iter(content.items()))
         schema_node = media["schema"]
         body_model = resolver.ref_name(schema_node, f"{where}.requestBody")
         target = resolver.resolve(schema_node)
         if body_media_type == FORM:
             _check_form(target, where, resolver)
+        if body_media_type == MULTIPART:
+            files = _file_parts(target, media.get("encoding") or {}, where, resolver)
 
     responses: list[SuccessResponse] = []
     errors: list[int] = []
@@ -1157,7 +1219,31 @@ def _operation(
         responses=tuple(responses),
         error_statuses=tuple(errors),
         declared_responses=tuple(declared),
+        files=files,
     )
+
+
+def _file_parts(
+    schema: dict[str, Any], encoding: dict[str, Any], where: str, resolver: Resolver
+) -> tuple[FilePart, ...]:
+    """A multipart body's file parts (`format: binary` properties, with their `encoding`); its other
+    parts are text, as a form's fields."""
+    files: list[FilePart] = []
+    for name, node in schema.get("properties", {}).items():
+        prop = resolver.resolve(node)
+        if prop.get("format") == FILE_FORMAT:
+            declared = str(encoding.get(name, {}).get("contentType", DEFAULT_FILE_MEDIA_TYPE))
+            media_types = tuple(part.strip().lower() for part in declared.split(",") if part.strip())
+            if any("*" in media_type and not media_type.endswith("/*") for media_type in media_types):
+                raise SpecError(f"{where}: part {name}: a media type range is `type/*`, not {declared}")
+            max_length = prop.get("maxLength")
+            files.append(FilePart(name, media_types, max_length if isinstance(max_length, int) else None))
+        elif prop.get("type") != "string":
+            raise SpecError(f"{where}: multipart field {name} must be a string, or a file (format: binary)")
+    for name in encoding:
+        if name not in {file.name for file in files}:
+            raise SpecError(f"{where}: encoding.{name} names no file part (format: binary) of the body")
+    return tuple(files)
 
 
 def _check_form(schema: dict[str, Any], where: str, resolver: Resolver) -> None:

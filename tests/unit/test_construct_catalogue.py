@@ -102,6 +102,7 @@ USES: dict[str, Callable[[], bool]] = {
     "writeOnly": lambda: keyword("writeOnly", True),
     "links": lambda: keyword("links"),
     "image-response": lambda: keyword("image/png"),
+    "multipart-file": lambda: keyword("multipart/form-data") and keyword("format", "binary"),
     "inline-request-body": lambda: any(
         "$ref" not in media["schema"]
         for op in operations()

@@ -29,11 +29,13 @@ from taskapi.runtime.ratelimits import (
     record,
 )
 from taskapi.runtime.requests import (
+    FilePart,
     bearer_token,
     header_parameter,
     parse_parameters,
     read_form_body,
     read_json_body,
+    read_multipart_body,
     validate_body,
 )
 from taskapi.runtime.responses import binary_response, empty_response, json_response, text_response, under_root
@@ -64,6 +66,7 @@ __all__ = [
     "EntityTag",
     "EntityTags",
     "ErrorRenderer",
+    "FilePart",
     "HttpError",
     "InvalidRequest",
     "MalformedBody",
@@ -89,6 +92,7 @@ __all__ = [
     "parse_parameters",
     "read_form_body",
     "read_json_body",
+    "read_multipart_body",
     "record",
     "require_authenticator",
     "require_handlers",

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypeVar
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from taskapi.runtime.errors import (
@@ -31,6 +33,7 @@ from taskapi.runtime.validation import SchemaValidator
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
 
 _INTEGER = re.compile(r"-?[0-9]+")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -190,6 +193,72 @@ async def read_form_body(request: Request) -> dict[str, str]:
     return fields
 
 
+class FilePart(NamedTuple):
+    """What a file part of a multipart body may be: its media types (`image/png`, `image/*`), and at most
+    how many bytes (None: the body's limit is the part's)."""
+
+    media_types: tuple[str, ...]
+    max_bytes: int | None
+
+
+class _Parts(dict[str, Any]):
+    """A multipart body's parts by name: text as str, files as bytes (which the validator does not see)."""
+
+
+def _media_type_admitted(media_type: str, admitted: tuple[str, ...]) -> bool:
+    major = media_type.split("/", 1)[0]
+    return any(media_type == one or (one.endswith("/*") and one[:-2] == major) for one in admitted)
+
+
+async def read_multipart_body(request: Request, files: Mapping[str, FilePart]) -> dict[str, Any]:
+    """The parts of a multipart/form-data body: 415 unless multipart, 400 unless it parses, 422 for a
+    part given twice, a file where text belongs (or text where a file does), a file of a media type its
+    part does not admit or larger than it admits. Parsing streams the body (within the request's limit):
+    text parts are held in memory, files spooled by Starlette, then read once they passed."""
+    media_type, params = _media_type(request)
+    if media_type is None and not request.headers.get("content-length", "").strip("0"):
+        raise InvalidRequest([{"type": "missing", "loc": ("body",), "msg": "A multipart body is required"}])
+    if media_type != MULTIPART or not params.get("boundary"):
+        raise UnsupportedMediaType(f"The body must be {MULTIPART} with a boundary, not {media_type or 'untyped'}.")
+    try:
+        form = await request.form(max_files=len(files), max_fields=_MAX_FORM_FIELDS)
+    except (HTTPException, MultiPartException) as exc:
+        reason = exc.detail if isinstance(exc, HTTPException) else exc.message
+        raise MalformedBody(f"The body is not a valid multipart body: {reason}") from None
+    try:
+        errors: list[dict[str, Any]] = []
+        parts = _Parts()
+        counts = Counter(name for name, _ in form.multi_items())
+        errors.extend(repeated("body", name) for name, count in counts.items() if count > 1)
+        for name, value in form.multi_items():
+            if counts[name] > 1:
+                continue
+            expected = files.get(name)
+            if expected is None:
+                if isinstance(value, str):
+                    parts[name] = value
+                else:
+                    errors.append({"type": "text_part", "loc": ("body", name), "msg": "Should be text, not a file"})
+                continue
+            if isinstance(value, str):
+                errors.append({"type": "file_part", "loc": ("body", name), "msg": "Should be a file part"})
+                continue
+            declared = (value.content_type or "").partition(";")[0].strip().lower()
+            if not _media_type_admitted(declared, expected.media_types):
+                message = f"Should be of media type {' or '.join(expected.media_types)}, not {declared or 'none'}"
+                errors.append({"type": "media_type", "loc": ("body", name), "msg": message})
+            elif expected.max_bytes is not None and (value.size or 0) > expected.max_bytes:
+                message = f"Should have at most {expected.max_bytes} bytes"
+                errors.append({"type": "too_long", "loc": ("body", name), "msg": message})
+            else:
+                parts[name] = await value.read()
+        if errors:
+            raise InvalidRequest(errors)
+        return parts
+    finally:
+        await form.close()
+
+
 def bearer_token(request: Request) -> str:
     """The token of `Authorization: Bearer <token>`; 401 with a `Bearer` challenge without one."""
     header = request.headers.get("authorization")
@@ -248,7 +317,12 @@ def _is_unicode(text: str) -> bool:
 
 def validate_body(model: type[ModelT], data: Any, schema: SchemaValidator) -> ModelT:
     """Validate a decoded body against the spec's schema, then convert it with its generated model."""
-    errors = _violations(schema, data, "body")
+    seen = (
+        {name: "" if isinstance(value, bytes) else value for name, value in data.items()}
+        if type(data) is _Parts
+        else data
+    )
+    errors = _violations(schema, seen, "body")
     if errors:
         raise InvalidRequest(errors)
     try:

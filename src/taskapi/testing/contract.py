@@ -85,7 +85,9 @@ def schemathesis_command(
     WFC reports the contract coverage report reads (`HAR_REPORT`, `WFC_REPORT` in `report_dir`), and the
     event stream (`EVENTS_REPORT`: which links the stateful phase followed).
     `require_if_match`: the deployment has TASKAPI_REQUIRE_IF_MATCH=true. `operation_ids`: only these
-    operations (default: every one). `config`: another Schemathesis configuration (another spec's)."""
+    operations (default: every one). `config`: another Schemathesis configuration (another spec's), which
+    then says which checks run (`--checks all` would override what it says per operation)."""
+    checks = ("--checks", "all") if config is None else ()
     config = config or (REQUIRE_IF_MATCH_CONFIG if require_if_match else CONFIG)
     only = [argument for operation_id in operation_ids for argument in ("--include-operation-id", operation_id)]
     return [
@@ -93,7 +95,7 @@ def schemathesis_command(
         *only,
         "--url", base_url,
         "--header", f"Authorization: Bearer {token}",
-        "--checks", "all",
+        *checks,
         "--phases", PHASES,
         "--max-examples", str(max_examples),
         "--seed", str(seed),
