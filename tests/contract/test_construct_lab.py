@@ -5,6 +5,7 @@ what it refuses is refused, naming where; and Schemathesis, every check and ever
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -62,6 +63,8 @@ def send(client: httpx.Client, request: Request) -> httpx.Response:
     url = request.path + (f"?{request.query}" if request.query else "")
     cookie = "; ".join(f"{name}={value}" for name, value in request.cookies.items())
     headers = {**request.headers, **({"Cookie": cookie} if cookie else {})}
+    if request.files:
+        return client.request(request.method, url, data=request.form, files=request.files, headers=headers)
     if request.form is not None:
         return client.request(request.method, url, data=request.form, headers=headers)
     if request.json is not None:
@@ -100,7 +103,14 @@ def test_the_spec_admits_and_refuses_exactly(lab: ServerProcess, construct: Cons
                 assert same(request.json, booking["data"]), (request.json, booking)
             elif request.json is not None and request.path != "/accounts":
                 assert same(request.json, response.json()), (request.json, response.json())
-            if request.form is not None:
+            if request.files:
+                [(_, content, _)] = request.files.values()
+                assert response.json() == {
+                    **(request.form or {}),
+                    "bytes": len(content),
+                    "sha256": hashlib.sha256(content).hexdigest(),
+                }
+            elif request.form is not None:
                 assert response.json() == request.form
         for refused in construct.refused:
             response = send(client, refused.request)
@@ -156,6 +166,27 @@ def test_bytes_are_served_as_they_are_with_their_media_type(lab: ServerProcess) 
         assert export.headers["content-type"] == "application/octet-stream"
         assert export.headers["content-disposition"] == 'attachment; filename="2026-12-07.bin"'
         assert export.content == b"2026-12-07" + bytes(range(256))
+
+
+def test_a_multipart_body_is_refused_whole_when_it_is_no_valid_one(lab: ServerProcess) -> None:
+    """Over the body limit (413, while streaming), not multipart or without a boundary (415), not parseable
+    or with more files than the schema has (400): a problem document each, and the server still serves."""
+    png = ("a.png", b"\x89PNG" + bytes(64), "image/png")
+    with httpx.Client(base_url=lab.base_url) as client:
+        big = client.post("/uploads", data={"title": "t"}, files={"picture": ("a.png", bytes(70_000), "image/png")})
+        assert big.status_code == 413
+        for content_type, status in (("multipart/form-data", 415), ("text/plain", 415)):
+            refused = client.post("/uploads", content=b"--x\r\n", headers={"Content-Type": content_type})
+            assert refused.status_code == status, refused.text
+        garbage = client.post(
+            "/uploads", content=b"not a multipart body", headers={"Content-Type": "multipart/form-data; boundary=x"}
+        )
+        assert garbage.status_code == 400, garbage.text
+        two_files = client.post("/uploads", data={"title": "t"}, files=[("picture", png), ("note", png)])
+        assert two_files.status_code == 400, two_files.text
+        for refused in (big, garbage, two_files):
+            assert refused.headers["content-type"] == "application/problem+json"
+        assert client.post("/uploads", data={"title": "t"}, files={"picture": png}).status_code == 200
 
 
 def test_schemathesis_finds_nothing(lab: ServerProcess, tmp_path: Path) -> None:

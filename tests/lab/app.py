@@ -6,6 +6,7 @@ package's directory (`<root>/src/taskapi/generated` of a `python -m codegen --ro
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -94,6 +95,14 @@ class LabHandlers:
         return self._response("createBooking", 201)(
             body=self._server.models.CreateBooking201Body.model_validate(wrapped)
         )
+
+    async def upload(self, body: Any) -> Any:
+        receipt = {
+            **body.model_dump(mode="json", exclude={"picture"}),
+            "bytes": len(body.picture),
+            "sha256": hashlib.sha256(body.picture).hexdigest(),
+        }
+        return self._response("upload", 200)(body=self._server.models.UploadReceipt.model_validate(receipt))
 
     async def get_image(self, params: Any) -> Any:
         return self._response("getImage", 200)(body=PNG)

@@ -28,10 +28,12 @@ CATALOGUE = (
     "form-encoded", "readOnly", "writeOnly", "links",
     # responses that are no JSON
     "image-response", "octet-stream-response",
+    "multipart-file",
     # bodies written inline (the real-world specs' way)
     "inline-request-body", "inline-allOf-response",
 )  # fmt: skip
 
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(100)
 UUID = "0b2a4c1e-5f0d-4c89-9a53-0e0f8b1d2c3a"
 AT = "2026-12-07T09:30:00Z"
 
@@ -47,6 +49,8 @@ class Request:
     query: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     cookies: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str | None, bytes, str | None]] = field(default_factory=dict)
+    """Multipart file parts: name -> (file name, content, media type); `form` then holds the text parts."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,14 @@ def body_refusal(request: Request, pointer: str) -> Refused:
 
 def search(query: str = "", headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None) -> Request:
     return Request("GET", "/search", query=query, headers=headers or {}, cookies=cookies or {})
+
+
+def upload(picture: tuple[str, bytes, str] | None = ("a.png", PNG, "image/png"), **text: str) -> Request:
+    # Without a picture, a text part goes as a file-less part: still a multipart body.
+    files: dict[str, tuple[str | None, bytes, str | None]] = (
+        {"picture": picture} if picture else {"note": (None, b"no picture", None)}
+    )
+    return Request("POST", "/uploads", form={"title": "holiday", **text}, files=files)
 
 
 def booking(**values: Any) -> Request:
@@ -384,5 +396,19 @@ CASES: tuple[Construct, ...] = (
         "inline-allOf-response",
         (booking(passenger_name="Ada Lovelace"),),
         (body_refusal(booking(has_bicycle="yes"), "/has_bicycle"),),
+    ),
+    Construct(
+        "multipart-file",
+        (upload(), upload(("b.gif", b"GIF89a", "image/gif"), note="n"), upload(("c.png", bytes(4096), "image/png"))),
+        (
+            body_refusal(upload(("a.jpg", b"\xff\xd8", "image/jpeg")), "/picture"),
+            body_refusal(upload(("big.png", bytes(4097), "image/png")), "/picture"),
+            body_refusal(upload(None), "/picture"),
+            body_refusal(upload(title=""), "/title"),
+            body_refusal(upload(other="x"), "/other"),
+            body_refusal(
+                Request("POST", "/uploads", form={"title": "t"}, files={"picture": (None, b"x", None)}), "/picture"
+            ),
+        ),
     ),
 )
