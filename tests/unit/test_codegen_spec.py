@@ -531,3 +531,38 @@ def test_inline_bodies_become_models_and_are_refused_where_they_are_written() ->
     document["components"]["schemas"]["CreateBookingRequest"] = {"type": "object"}
     with pytest.raises(SpecError, match=r"schema would be components\.schemas\.CreateBookingRequest, which exists"):
         load_document(document, "lab")
+
+
+def test_a_multipart_body_has_file_parts_and_bytes_go_nowhere_else() -> None:
+    document = parse_yaml(LAB_SPEC.read_text(encoding="utf-8"))
+    [upload] = [op for op in load_document(copy.deepcopy(document), "lab").operations if op.operation_id == "upload"]
+    assert [(f.name, f.media_types, f.max_bytes) for f in upload.files] == [
+        ("picture", ("image/png", "image/gif"), 4096)
+    ]
+    assert upload.body_schema == "Upload.multipart"
+
+    def refusals(change: Callable[[dict[str, Any]], None]) -> str:
+        changed = copy.deepcopy(document)
+        change(changed)
+        with pytest.raises(SpecError) as refused:
+            load_document(changed, "lab")
+        return "\n".join(refused.value.problems)
+
+    schemas = "components", "schemas"
+    media = ("paths", "/uploads", "post", "requestBody", "content", "multipart/form-data")
+
+    def at(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
+        for key in path:
+            doc = doc[key]
+        return doc
+
+    said = refusals(
+        lambda doc: at(doc, schemas)["Formats"]["properties"].update(blob={"type": "string", "format": "binary"})
+    )
+    assert "#/components/schemas/Formats/properties/blob/format: format binary would be checked by no one" in said
+    said = refusals(lambda doc: at(doc, media)["encoding"].update(title={"contentType": "text/plain"}))
+    assert "upload: encoding.title names no file part (format: binary) of the body" in said
+    said = refusals(lambda doc: at(doc, schemas)["Upload"]["properties"].update(count={"type": "integer"}))
+    assert "upload: multipart field count must be a string, or a file (format: binary)" in said
+    said = refusals(lambda doc: at(doc, media)["encoding"]["picture"].update(contentType="image*"))
+    assert "upload: part picture: a media type range is `type/*`, not image*" in said
