@@ -321,7 +321,7 @@ class Operation:
 
     @property
     def class_prefix(self) -> str:
-        return self.operation_id[0].upper() + self.operation_id[1:]
+        return class_prefix(self.operation_id)
 
     @property
     def params_model(self) -> str | None:
@@ -793,6 +793,16 @@ _PYTHON_TYPES = {
 }
 
 
+def class_prefix(operation_id: str) -> str:
+    """The start of the generated classes' names of an operation: `createTask` -> `CreateTask`, and the
+    same from kebab or snake case (`get-stations`, `get_stations` -> `GetStations`)."""
+    return "".join(part[0].upper() + part[1:] for part in re.split(r"[-_]+", operation_id) if part)
+
+
+# An operationId codegen takes: camelCase, kebab-case or snake_case, letters and digits otherwise.
+OPERATION_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*")
+
+
 def snake_case(name: str) -> str:
     """`createTask` -> `create_task`, `Location` -> `location`, `X-Request-ID` -> `x_request_id`."""
     name = re.sub(r"[^0-9A-Za-z]+", "_", name)
@@ -850,9 +860,9 @@ def load_document(document: Any, source: str) -> Spec:
             except SpecError as exc:
                 problems.extend(exc.problems)
                 continue
-            if op.operation_id in seen_ids:
-                problems.append(f"operationId {op.operation_id} is used twice")
-            seen_ids.add(op.operation_id)
+            if op.python_name in seen_ids:
+                problems.append(f"operationId {op.operation_id} is used twice (as {op.python_name}, in Python)")
+            seen_ids.add(op.python_name)
             spec.operations.append(op)
     if problems:
         raise SpecError(*problems)
@@ -906,7 +916,7 @@ def _hoisted(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
             if not isinstance(raw, dict) or not isinstance(raw.get("operationId"), str) or not raw["operationId"]:
                 continue
             operation_id = raw["operationId"]
-            prefix = operation_id[0].upper() + operation_id[1:]
+            prefix = class_prefix(operation_id) if OPERATION_ID.fullmatch(operation_id) else operation_id
             body = raw.get("requestBody")
             if isinstance(body, dict) and "$ref" not in body and len(body.get("content") or {}) == 1:
                 for media_type, media in body["content"].items():
@@ -1140,8 +1150,15 @@ def _operation(
     problems: list[str],
 ) -> Operation:
     operation_id = raw.get("operationId")
-    if not isinstance(operation_id, str) or not re.fullmatch(r"[a-z][A-Za-z0-9]*", operation_id):
-        raise SpecError(f"{method.upper()} {path}: needs a camelCase operationId")
+    if (
+        not isinstance(operation_id, str)
+        or not OPERATION_ID.fullmatch(operation_id)
+        or keyword.iskeyword(snake_case(operation_id))
+    ):
+        raise SpecError(
+            f"{pointer('paths', path, method, 'operationId')}: needs an operationId of letters and digits "
+            "(camelCase, kebab-case or snake_case), from which the handler's method is named"
+        )
     where = operation_id
     tags = raw.get("tags") or []
     if len(tags) != 1:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from codegen.spec import Spec, SpecError, load, load_document, parse_yaml, snake_case
+from codegen.spec import Spec, SpecError, class_prefix, load, load_document, parse_yaml, snake_case
 
 from taskapi.runtime.validation import Validators
 from tests.conftest import ROOT
@@ -566,3 +566,24 @@ def test_a_multipart_body_has_file_parts_and_bytes_go_nowhere_else() -> None:
     assert "upload: multipart field count must be a string, or a file (format: binary)" in said
     said = refusals(lambda doc: at(doc, media)["encoding"]["picture"].update(contentType="image*"))
     assert "upload: part picture: a media type range is `type/*`, not image*" in said
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "python", "prefix"),
+    [("createTask", "create_task", "CreateTask"), ("get-stations", "get_stations", "GetStations"),
+     ("list_users", "list_users", "ListUsers"), ("GetV2Thing", "get_v2_thing", "GetV2Thing")],
+)  # fmt: skip
+def test_operation_ids_in_any_common_case_name_the_handler(operation_id: str, python: str, prefix: str) -> None:
+    assert (snake_case(operation_id), class_prefix(operation_id)) == (python, prefix)
+
+
+def test_an_operation_id_python_cannot_name_or_two_of_one_name_are_refused(mutated_spec: MutatedSpec) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["paths"]["/healthz"]["get"]["operationId"] = "get-readiness"  # getReadiness is /readyz's
+        doc["paths"]["/metrics"]["get"]["operationId"] = "class"
+
+    with pytest.raises(SpecError) as refused:
+        load(mutated_spec(mutate))
+    said = "\n".join(refused.value.problems)
+    assert "#/paths/~1metrics/get/operationId: needs an operationId of letters and digits" in said
+    assert "operationId getReadiness is used twice (as get_readiness, in Python)" in said
