@@ -110,6 +110,14 @@ def test_a_missing_and_an_unexpected_property_are_located_at_their_own_paths() -
     ]
 
 
+def test_a_property_no_member_of_a_one_of_evaluates_is_located_at_its_own_path() -> None:
+    check = Validators(
+        {"Source": {"oneOf": [{"properties": {"a": {}}, "required": ["a"]}], "unevaluatedProperties": False}}
+    )["Source"]
+    errors = check.violations({"a": 1, "x": 2}, "body")
+    assert [(e["loc"], e["type"]) for e in errors] == [(("body", "x"), "extra_forbidden")]
+
+
 def test_no_message_quotes_the_value() -> None:
     secret = "s3cr3t-" + "x" * 10_000
     check = validator({"type": "string", "format": "uuid", "maxLength": 36, "pattern": "^[a-f0-9-]+$"})

@@ -74,7 +74,6 @@ def _detail(kind: Any) -> str:
         "anyOf": "Must match at least one of the schemas under `anyOf`",
         "propertyNames": "Has a property name the schema refuses",
         "contains": "Must contain an item that matches `contains`",
-        "unevaluatedProperties": "Has properties the schema does not declare",
         "unevaluatedItems": "Has items the schema does not declare",
     }
     if name == "oneOf":
@@ -111,7 +110,7 @@ class SchemaValidator:
             at = (*location, *error.instance_path)
             if kind.name == "required":
                 found.append({"type": "missing", "loc": (*at, kind.as_dict()["property"]), "msg": "Field required"})
-            elif kind.name == "additionalProperties":
+            elif kind.name in ("additionalProperties", "unevaluatedProperties"):
                 found.extend(
                     {"type": "extra_forbidden", "loc": (*at, name), "msg": "Not a property of this object"}
                     for name in kind.as_dict()["unexpected"]
