@@ -162,6 +162,10 @@ def test_bytes_are_served_as_they_are_with_their_media_type(lab: ServerProcess) 
         image = client.get("/images/0b2a4c1e-5f0d-4c89-9a53-0e0f8b1d2c3a")
         assert image.headers["content-type"] == "image/png"
         assert image.content == PNG
+        assert (image.headers["cache-control"], image.headers["ratelimit"]) == (
+            "max-age=3600",
+            "limit=100, remaining=99, reset=60",
+        )
         export = client.get("/exports/2026-12-07")
         assert export.headers["content-type"] == "application/octet-stream"
         assert export.headers["content-disposition"] == 'attachment; filename="2026-12-07.bin"'

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from codegen.spec import Spec, load
+from codegen.spec import Spec, class_prefix, load
 from fastapi import FastAPI
 from pydantic import BaseModel
 
@@ -45,10 +45,6 @@ def import_package(directory: Path, name: str = "lab_generated") -> ModuleType:
     return importlib.import_module(f"{name}.server")
 
 
-def _class_prefix(operation_id: str) -> str:
-    return operation_id[0].upper() + operation_id[1:]
-
-
 class LabHandlers:
     """Every operation of the lab: an echo of what was validated, converted to the response's model
     through JSON (so the response carries what the request's model held), and two that keep state
@@ -62,7 +58,7 @@ class LabHandlers:
                 setattr(self, op.python_name, self._echo(op.operation_id, op.responses[0].status))
 
     def _response(self, operation_id: str, status: int) -> Any:
-        return getattr(self._server, f"{_class_prefix(operation_id)}{status}Response")
+        return getattr(self._server, f"{class_prefix(operation_id)}{status}Response")
 
     def _echo(self, operation_id: str, status: int) -> Any:
         response = self._response(operation_id, status)
@@ -105,7 +101,8 @@ class LabHandlers:
         return self._response("upload", 200)(body=self._server.models.UploadReceipt.model_validate(receipt))
 
     async def get_image(self, params: Any) -> Any:
-        return self._response("getImage", 200)(body=PNG)
+        respond = self._response("getImage", 200)
+        return respond(body=PNG, cache_control="max-age=3600", rate_limit="limit=100, remaining=99, reset=60")
 
     async def get_export(self, params: Any) -> Any:
         day = params.day.isoformat()

@@ -23,11 +23,11 @@ CATALOGUE = (
     "oneOf-discriminator", "oneOf", "anyOf", "allOf", "unevaluatedProperties",
     # parameters
     "query-array-exploded", "query-array-csv", "query-formats", "query-default", "header-pattern",
-    "header-integer", "cookie", "path-uuid", "path-date",
+    "header-integer", "cookie", "path-uuid", "path-date", "kebab-case-operationId",
     # bodies and directions
     "form-encoded", "readOnly", "writeOnly", "links",
     # responses that are no JSON
-    "image-response", "octet-stream-response",
+    "image-response", "octet-stream-response", "response-headers",
     "multipart-file",
     # bodies written inline (the real-world specs' way)
     "inline-request-body", "inline-allOf-response",
@@ -277,10 +277,15 @@ CASES: tuple[Construct, ...] = (
         (
             compositions(source={"number": "4111111111111111", "cvc": "123"}),
             compositions(source={"iban": "DE89370400440532013000"}),
+            compositions(source={"object": "card", "number": "4111111111111111", "cvc": "1234"}),
         ),
         (
-            body_refusal(compositions(source={"number": "4111111111111111", "cvc": "123", "iban": "x"}), "/source"),
+            body_refusal(compositions(source={"number": "4111111111111111", "cvc": "123", "x": 1}), "/source/x"),
+            body_refusal(
+                compositions(source={"number": "4111111111111111", "cvc": "123", "iban": "x"}), "/source/iban"
+            ),
             body_refusal(compositions(source={"number": "41", "cvc": "123"}), "/source"),
+            body_refusal(compositions(source={"object": "card", "iban": "DE89370400440532013000"}), "/source"),
             body_refusal(compositions(source={}), "/source"),
         ),
     ),
@@ -410,5 +415,15 @@ CASES: tuple[Construct, ...] = (
                 Request("POST", "/uploads", form={"title": "t"}, files={"picture": (None, b"x", None)}), "/picture"
             ),
         ),
+    ),
+    Construct(
+        "kebab-case-operationId",
+        (Request("GET", f"/events/{UUID}/days/2026-01-31"),),
+        (Refused(Request("GET", f"/events/{UUID}/days/2026-01-32"), ("path", "day")),),
+    ),
+    Construct(
+        "response-headers",
+        (Request("GET", f"/images/{UUID}"),),
+        (Refused(Request("GET", f"/images/{UUID[:-1]}g"), ("path", "imageId")),),
     ),
 )

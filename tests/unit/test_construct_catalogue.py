@@ -87,7 +87,9 @@ USES: dict[str, Callable[[], bool]] = {
     "oneOf": lambda: any("oneOf" in n and "discriminator" not in n for n in walk(document())),
     "anyOf": lambda: keyword("anyOf"),
     "allOf": lambda: keyword("allOf"),
-    "unevaluatedProperties": lambda: keyword("unevaluatedProperties", False),
+    "unevaluatedProperties": lambda: any(
+        n.get("unevaluatedProperties") is False and "oneOf" in n for n in walk(document())
+    ),
     "query-array-exploded": lambda: _query_array(True),
     "query-array-csv": lambda: _query_array(False),
     "query-formats": lambda: any(p["in"] == "query" and "format" in p["schema"] for p in parameters()),
@@ -102,6 +104,10 @@ USES: dict[str, Callable[[], bool]] = {
     "writeOnly": lambda: keyword("writeOnly", True),
     "links": lambda: keyword("links"),
     "image-response": lambda: keyword("image/png"),
+    "kebab-case-operationId": lambda: any("-" in op["operationId"] for op in operations()),
+    "response-headers": lambda: any(
+        "RateLimit" in response.get("headers", {}) for op in operations() for response in op["responses"].values()
+    ),
     "multipart-file": lambda: keyword("multipart/form-data") and keyword("format", "binary"),
     "inline-request-body": lambda: any(
         "$ref" not in media["schema"]
