@@ -24,6 +24,7 @@ CATALOGUE = (
     # parameters
     "query-array-exploded", "query-array-csv", "query-formats", "query-default", "header-pattern",
     "header-integer", "cookie", "path-uuid", "path-date", "kebab-case-operationId",
+    "path-item-parameters",
     # bodies and directions
     "form-encoded", "readOnly", "writeOnly", "links",
     # responses that are no JSON
@@ -425,5 +426,10 @@ CASES: tuple[Construct, ...] = (
         "response-headers",
         (Request("GET", f"/images/{UUID}"),),
         (Refused(Request("GET", f"/images/{UUID[:-1]}g"), ("path", "imageId")),),
+    ),
+    Construct(
+        "path-item-parameters",
+        (Request("GET", f"/events/{UUID}/days/2026-12-31"),),
+        (Refused(Request("GET", "/events/not-a-uuid/days/2026-12-31"), ("path", "eventId")),),
     ),
 )
