@@ -27,9 +27,6 @@ from taskapi.middleware import RequestLimits
 
 PACKAGE_VARIABLE = "TASKAPI_LAB_PACKAGE"
 SPEC = Path(__file__).resolve().parent / "openapi.yaml"
-# The limits the lab's spec leaves to the server's defaults.
-MAX_HEADER_BYTES = 16384
-MAX_URL_BYTES = 8192
 
 
 def import_package(directory: Path, name: str = "lab_generated") -> ModuleType:
@@ -128,8 +125,8 @@ def create_app() -> FastAPI:
     app.add_middleware(
         RequestLimits,
         max_body_bytes=server.LIMITS.max_body_bytes,
-        max_header_bytes=MAX_HEADER_BYTES,
-        max_url_bytes=MAX_URL_BYTES,
+        max_header_bytes=server.LIMITS.max_header_bytes,
+        max_url_bytes=server.LIMITS.max_url_bytes,
     )
     add_exception_handlers(app)
     return app
