@@ -24,11 +24,10 @@ from tests.conftest import ROOT
 from tests.lab.app import PACKAGE_VARIABLE, PNG, SPEC
 from tests.lab.cases import CASES, Construct, Request
 
-# One server for the module, on one worker; started first (slow), as it takes about two minutes.
+# One server for the module, on one worker; started first (slow): the module takes half a minute.
 pytestmark = [pytest.mark.contract, pytest.mark.slow, pytest.mark.xdist_group("construct-lab")]
-# Schemathesis's fuzzing and stateful phases per operation: fewer than the contract run's 50, as the lab's
-# coverage phase already walks every keyword's boundaries (valid and invalid), operation by operation.
-MAX_EXAMPLES = 25
+# Schemathesis's fuzzing and stateful phases: as many examples per operation as the contract run's.
+MAX_EXAMPLES = 50
 
 GENERATED = Path("src") / "taskapi" / "generated"
 
@@ -46,20 +45,10 @@ def lab_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def lab(lab_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     listening = listening_socket()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "tests.lab.app:create_app",
-        "--fd",
-        str(listening.fileno()),
-    ]
+    command = [sys.executable, "-m", "tests.lab", "--fd", str(listening.fileno())]
     env = {**os.environ, PACKAGE_VARIABLE: str(lab_package), "PYTHONPATH": str(ROOT)}
     log = tmp_path_factory.mktemp("lab-server") / "server.log"
-    with server_process(
-        [*command, "--log-level", "warning"], listening=listening, log=log, env=env, cwd=ROOT, ready_path="/search"
-    ) as server:
+    with server_process(command, listening=listening, log=log, env=env, cwd=ROOT, ready_path="/search") as server:
         yield server
 
 
