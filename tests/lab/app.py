@@ -1,8 +1,8 @@
 """The lab's server: the package codegen generated from tests/lab/openapi.yaml, served by the real runtime
 (dispatch, validation, request limits, problem documents) with handlers that echo what they validated.
 
-`python -m uvicorn --factory tests.lab.app:create_app` with TASKAPI_LAB_PACKAGE naming the generated
-package's directory (`<root>/src/taskapi/generated` of a `python -m codegen --root <root>` run)."""
+`python -m tests.lab --fd N` serves it, with TASKAPI_LAB_PACKAGE naming the generated package's directory
+(`<root>/src/taskapi/generated` of a `python -m codegen --root <root>` run)."""
 
 from __future__ import annotations
 
