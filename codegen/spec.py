@@ -574,9 +574,12 @@ class Spec:
                     visit(sub, (*path, name), seen)
             if isinstance(node.get("items"), dict):
                 visit(node["items"], (*path, "*"), seen)
+            for key in ("oneOf", "anyOf"):  # a member's writeOnly property is where the member's would be
+                for member in node.get(key) or []:
+                    visit(member, path, seen)
 
         visit({"$ref": COMPONENT_SCHEMAS + model}, (), frozenset())
-        return tuple(found)
+        return tuple(dict.fromkeys(found))
 
 
 # Formats whose models convert the string for the handler (datetime, date, time, UUID): the validator checks

@@ -498,6 +498,18 @@ def test_read_only_and_write_only_hold_in_their_direction() -> None:
     assert [(f.name, f.required) for f in shape.fields] == [("id", True), ("username", True), ("created_at", True)]
 
 
+def test_a_write_only_property_of_a_one_of_member_is_never_sent_either() -> None:
+    document = parse_yaml(LAB_SPEC.read_text(encoding="utf-8"))
+    schemas = document["components"]["schemas"]
+    schemas["Card"]["properties"]["cvc"]["writeOnly"] = True
+    schemas["Compositions"]["properties"]["accounts"] = {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Account"},
+    }
+    lab = load_document(document, "lab")
+    assert lab.write_only_paths("Compositions") == (("source", "cvc"), ("accounts", "*", "password"))
+
+
 def test_a_write_only_property_of_a_request_only_schema_stays_required_to_its_model(contract: Spec) -> None:
     grant = contract.models_document()["components"]["schemas"]["PasswordGrant"]
     assert "password" in grant["required"]
