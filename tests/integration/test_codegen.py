@@ -7,7 +7,6 @@ command itself in tests/toolchain/test_designer_guide.py)."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import itertools
 import shutil
@@ -38,6 +37,7 @@ from taskapi.metrics import Metrics
 from taskapi.ratelimit import Unlimited
 from taskapi.storage import Database
 from tests.conftest import ROOT
+from tests.lab.app import import_package
 
 # The module renders each input once (a module fixture): one xdist group, one worker.
 pytestmark = pytest.mark.xdist_group("codegen")
@@ -97,16 +97,7 @@ def edit_spec(project: Path, old: str, new: str) -> None:
 
 def import_generated(project: Path) -> ModuleType:
     """Import the copy's generated package under a fresh name; return its `server` module."""
-    name = f"generated_copy_{next(_names)}"
-    directory = project / GENERATED
-    spec = importlib.util.spec_from_file_location(
-        name, directory / "__init__.py", submodule_search_locations=[str(directory)]
-    )
-    assert spec is not None and spec.loader is not None
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[name] = package
-    spec.loader.exec_module(package)
-    return importlib.import_module(f"{name}.server")
+    return import_package(project / GENERATED, f"generated_copy_{next(_names)}")
 
 
 @pytest.fixture
