@@ -1,8 +1,11 @@
-"""The README's worked example ("Worked example: adding an operation"), replayed on a copy of the repository.
+"""The README's worked examples ("Worked example: adding an operation", "… a stored, constrained field"),
+replayed in order on a copy of the repository (an example this checkout has followed already is not).
 
 The guide marks its steps with HTML comments that GitHub does not render:
 - `<!-- guide: edit PATH: insert before the line "LINE" -->` or `<!-- guide: edit PATH: new file -->`, then a
-  fenced block: the edit;
+  fenced block: the edit; or `<!-- guide: edit PATH: change -->`, then a fenced diff: lines starting with `-`
+  are replaced by those starting with `+`, around the lines starting with a space (which, with the `-`
+  lines, occur exactly once in the file);
 - `<!-- guide: run -->` (every command succeeds) or `<!-- guide: run, fails -->` (all but the last succeed,
   the last fails), then a fenced block of commands, run with bash in the copy;
 - `<!-- guide: output -->`, then a fenced block: every line of it appears in the output of the last command
@@ -26,6 +29,7 @@ from tests.conftest import ROOT
 STEP = re.compile(r"<!-- guide: (?P<what>.+?) -->\n+```[a-z]*\n(?P<block>.*?)^```", re.MULTILINE | re.DOTALL)
 INSERT = re.compile(r'edit (?P<path>\S+): insert before the line "(?P<line>.*)"')
 NEW_FILE = re.compile(r"edit (?P<path>\S+): new file")
+CHANGE = re.compile(r"edit (?P<path>\S+): change")
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,27 @@ class Step:
     block: str
 
 
-def guide_steps() -> list[Step]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def guide_steps(text: str | None = None) -> list[Step]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8") if text is None else text
     return [Step(m["what"], m["block"]) for m in STEP.finditer(readme)]
+
+
+def worked_examples() -> list[list[Step]]:
+    """The steps of each worked example (a `### Worked example` section of the README), in order."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sections = re.split(r"^### (?=Worked example)", readme, flags=re.MULTILINE)[1:]
+    return [guide_steps(section.split("\n## ", 1)[0].split("\n### ", 1)[0]) for section in sections]
+
+
+def followed_here(example: list[Step], root: Path = ROOT) -> bool:
+    """Whether this checkout already holds the example's result: every file it creates is here, as the
+    guide writes it (a designer followed it). The example is then not replayed: its result is what the
+    rest of the suite tests, and replaying it on top would find its files there already."""
+    created = [(NEW_FILE.fullmatch(step.what), step.block) for step in example if step.what.startswith("edit ")]
+    new_files = [(root / match["path"], block) for match, block in created if match is not None]
+    return bool(new_files) and all(
+        path.is_file() and path.read_text(encoding="utf-8") == block for path, block in new_files
+    )
 
 
 def copy_of_the_repository(target: Path) -> Path:
@@ -82,6 +104,16 @@ def edit(repo: Path, step: Step) -> None:
         assert not path.exists(), f"{new['path']} exists already"
         path.write_text(step.block, encoding="utf-8")
         return
+    if (change := CHANGE.fullmatch(step.what)) is not None:
+        path = repo / change["path"]
+        lines = step.block.splitlines(keepends=True)
+        assert all(line[:1] in (" ", "-", "+") or line == "\n" for line in lines), f"not a diff: {step.block}"
+        before = "".join(line[1:] if line != "\n" else line for line in lines if line[:1] != "+")
+        after = "".join(line[1:] if line != "\n" else line for line in lines if line[:1] != "-")
+        text = path.read_text(encoding="utf-8")
+        assert text.count(before) == 1, f"{change['path']}: the diff's old lines are not there exactly once"
+        path.write_text(text.replace(before, after), encoding="utf-8")
+        return
     insert = INSERT.fullmatch(step.what)
     assert insert is not None, f"unknown edit: {step.what}"
     path = repo / insert["path"]
@@ -125,6 +157,21 @@ def check_output(step: Step, output: str) -> None:
         assert re.search(pattern, output), f"not in the output: {expected!r}\n--- output ---\n{output[-4000:]}"
 
 
+def test_a_worked_example_followed_in_a_checkout_is_not_replayed_on_top_of_itself(tmp_path: Path) -> None:
+    for example in worked_examples():
+        assert not followed_here(example)  # this checkout has followed none of them
+        created = [(NEW_FILE.fullmatch(step.what), step.block) for step in example]
+        files = {match["path"]: block for match, block in created if match is not None}
+        assert files, "a worked example that creates no file cannot be told followed"
+        for name, block in files.items():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(block, encoding="utf-8")
+        assert followed_here(example, tmp_path)
+        name = next(iter(files))
+        (tmp_path / name).write_text(files[name] + "# changed since\n", encoding="utf-8")
+        assert not followed_here(example, tmp_path)
+
+
 def test_the_guide_has_every_kind_of_step() -> None:
     kinds = [re.split(r"[ ,]", step.what)[0] for step in guide_steps()]
     assert set(kinds) == {"edit", "run", "output"}, kinds
@@ -136,7 +183,9 @@ def test_the_guide_has_every_kind_of_step() -> None:
 def test_the_worked_example_works_on_a_copy_of_the_repository(tmp_path: Path) -> None:
     repo = copy_of_the_repository(tmp_path / "repo")
     last_output: str | None = None
-    for step in guide_steps():
+    examples = worked_examples()
+    assert [step for example in examples for step in example] == guide_steps()  # every step is in one
+    for step in [step for example in examples if not followed_here(example) for step in example]:
         if step.what.startswith("edit "):
             edit(repo, step)
         elif step.what == "output":
@@ -144,5 +193,9 @@ def test_the_worked_example_works_on_a_copy_of_the_repository(tmp_path: Path) ->
             check_output(step, last_output)
         else:
             last_output = run(repo, step)
-    # The copy now serves the new operation: its generated code has it.
-    assert "reopenTask" in (repo / "src" / "taskapi" / "generated" / "server.py").read_text(encoding="utf-8")
+    # The copy now serves the new operation and the new field: its generated code has them, and its
+    # migrations end with the new one.
+    generated = repo / "src" / "taskapi" / "generated"
+    assert "reopenTask" in (generated / "server.py").read_text(encoding="utf-8")
+    assert "class Tag(StrEnum)" in (generated / "models.py").read_text(encoding="utf-8")
+    assert (repo / "src" / "taskapi" / "storage" / "migrations" / "versions" / "0004_task_tags.py").is_file()
