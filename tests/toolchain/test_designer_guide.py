@@ -158,18 +158,19 @@ def check_output(step: Step, output: str) -> None:
 
 
 def test_a_worked_example_followed_in_a_checkout_is_not_replayed_on_top_of_itself(tmp_path: Path) -> None:
-    for example in worked_examples():
-        assert not followed_here(example)  # this checkout has followed none of them
+    for number, example in enumerate(worked_examples()):
+        root = tmp_path / str(number)
+        assert not followed_here(example, root)
         created = [(NEW_FILE.fullmatch(step.what), step.block) for step in example]
         files = {match["path"]: block for match, block in created if match is not None}
         assert files, "a worked example that creates no file cannot be told followed"
         for name, block in files.items():
-            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp_path / name).write_text(block, encoding="utf-8")
-        assert followed_here(example, tmp_path)
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(block, encoding="utf-8")
+        assert followed_here(example, root)
         name = next(iter(files))
-        (tmp_path / name).write_text(files[name] + "# changed since\n", encoding="utf-8")
-        assert not followed_here(example, tmp_path)
+        (root / name).write_text(files[name] + "# changed since\n", encoding="utf-8")
+        assert not followed_here(example, root)
 
 
 def test_the_guide_has_every_kind_of_step() -> None:
