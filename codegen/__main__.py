@@ -174,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         if len(exc.problems) > 1:
             print(f"codegen: {SPEC}: {len(exc.problems)} problems; nothing was generated", file=sys.stderr)
         return 2
+    except Exception as exc:  # a spec no refusal names yet: a message, never a traceback
+        print(
+            f"codegen: {SPEC}: cannot read this spec ({type(exc).__name__}: {exc}); nothing was generated. "
+            "This is codegen's fault, not the spec's: please report it with the spec",
+            file=sys.stderr,
+        )
+        return 2
     present = {p.name for p in out.iterdir() if p.is_file()} if out.is_dir() else set()
     stale = sorted(name for name, data in wanted.items() if not _same(out / name, data))
     extra = sorted(present - set(wanted))

@@ -285,6 +285,16 @@ async def test_string_formats_reach_the_server_in_their_rfc_forms_only(project: 
             assert {error["pointer"] for error in refused.json()["errors"]} == {f"/{name}"}, (name, value)
 
 
+def test_a_spec_codegen_cannot_read_gets_a_message_not_a_traceback(project: Path) -> None:
+    """A parameter without a name is no valid OpenAPI (make check's validator says so), and no refusal of
+    codegen names it: codegen still ends with a line, not a traceback."""
+    edit_spec(project, "      name: If-Match\n", "")
+    result = codegen(project)
+    assert result.returncode == 2
+    assert "codegen: openapi.yaml: cannot read this spec (KeyError: 'name'); nothing was generated." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_warning_of_the_model_generator_fails_generation(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """datamodel-code-generator warns when it drops a keyword (none of our specs makes it, now that codegen
     hands it what it takes): codegen then refuses, naming the warning."""
