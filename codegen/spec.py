@@ -545,7 +545,7 @@ class Spec:
         definitions = {**self.document.get("components", {}).get("schemas", {}), **self.parameter_schemas()}
         resolver = Resolver(self.document)
         for op in self.operations:
-            if op.files and op.body_model is not None and op.body_schema is not None:
+            if op.body_media_type == MULTIPART and op.body_model is not None and op.body_schema is not None:
                 body = copy.deepcopy(resolver.resolve({"$ref": COMPONENT_SCHEMAS + op.body_model}))
                 for file in op.files:  # bytes, which the runtime checks (media type, size)
                     body["properties"][file.name] = True

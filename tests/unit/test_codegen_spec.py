@@ -552,6 +552,11 @@ def test_a_multipart_body_has_file_parts_and_bytes_go_nowhere_else() -> None:
         ("picture", ("image/png", "image/gif"), 4096)
     ]
     assert upload.body_schema == "Upload.multipart"
+    text_only = copy.deepcopy(document)  # a multipart body of text parts only: its definition is there too
+    del text_only["components"]["schemas"]["Upload"]["properties"]["picture"]
+    text_only["components"]["schemas"]["Upload"]["required"] = ["title"]
+    del text_only["paths"]["/uploads"]["post"]["requestBody"]["content"]["multipart/form-data"]["encoding"]
+    assert "Upload.multipart" in load_document(text_only, "lab").validation_definitions()
 
     def refusals(change: Callable[[dict[str, Any]], None]) -> str:
         changed = copy.deepcopy(document)
